@@ -1,6 +1,6 @@
 """Co-simulation of the generated core against the golden model (cocotb, Verilator and Icarus).
 
-The cocotb bench is ``sim/benches/cosim_bench.py`` (not collected by pytest); these tests run
+The cocotb bench is ``intsnn/sim/benches/cosim_bench.py`` (not collected by pytest); these tests run
 the whole ``intsnn cosim`` flow (``intsnn.sim.cosim.cosimulate``) on real samples of the
 embedded subsets with small hidden layers, so the default run stays within a few minutes on 2
 cores.  Builds are cached in ``build/cosim`` (keyed by config, lanes and generator source).

@@ -2,7 +2,7 @@
 
 :func:`cosimulate` is what ``intsnn cosim`` and ``intsnn demo`` run:
 
-1. load the real samples (``sw/train.py``: ``load_data``/``encode``; MNIST rate-coded, SHD frames),
+1. load the real samples (``intsnn/sw/train.py``: ``load_data``/``encode``; MNIST rate-coded, SHD frames),
    pick ``train_samples``/``test_samples`` of them with a seeded permutation, build the config;
 2. run the golden model (``IntSNN``, same ``init_weights(cfg, seed)``) over the same samples: the
    expected counts and predictions of every sample and the weights after every batch update
@@ -11,7 +11,7 @@
    the config, the lane count and the generator's source, or reuse ``hw_dir`` after checking its
    manifest; write the ``tb_top`` wrapper (:mod:`intsnn.sim.tb`);
 4. build with Verilator or Icarus through :func:`intsnn.sim.runner.build_and_test` and run the
-   cocotb bench ``sim/benches/cosim_bench.py``, which compares after every sample and every
+   cocotb bench ``intsnn/sim/benches/cosim_bench.py``, which compares after every sample and every
    update and stops at the first divergence;
 5. on a divergence, re-run the sample with the golden ``run_sample`` and name the first differing
    output neuron / weight with its golden per-timestep trace; write ``out/report.json``

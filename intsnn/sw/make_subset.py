@@ -1,4 +1,4 @@
-"""Build the small real subsets embedded in the package (``sw/data/*.npz``) from the real data.
+"""Build the small real subsets embedded in the package (``intsnn/sw/data/*.npz``) from the real data.
 
 Run ``python -m intsnn.sw.make_subset --data-dir ../shared/data``.  Selection is deterministic
 and class-balanced:
