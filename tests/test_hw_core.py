@@ -104,12 +104,13 @@ def test_protocol_status_and_clear_frames():
 
     from intsnn.hw import host_protocol as hp
     from intsnn.hw.bench import Host
+    from intsnn.hw.config import HwConfig
     from intsnn.hw.core import IntSNNCore
 
     cfg = small_cfg("snn")
     net = IntSNN(cfg, seed=2)
     x, labels = random_inputs(cfg, 1, 4)
-    dut = IntSNNCore(cfg, 2)
+    dut = IntSNNCore(config=HwConfig(net=cfg, lanes=2))
     seen = {}
 
     async def tb(ctx):

@@ -11,14 +11,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from ..golden.config import NetConfig
 from ..golden.init import Weights
 from . import host_protocol as hp
+from .config import HwConfig
 from .core import IntSNNCore
 
-__all__ = ["RtlResult", "rtl_train", "Host"]
+__all__ = ["RtlResult", "rtl_train", "Host", "scramble"]
+
+
+def scramble(core: IntSNNCore, seed: int = 0) -> None:
+    """Fill every memory that needs no initial contents with random bits (as a real RAM after
+    power-up); a design that reads such a word before writing it then fails the comparison
+    with the golden model instead of passing on the simulator's zeros."""
+    rng = np.random.default_rng(seed)
+    for ram in core.rams.values():
+        if not ram.spec.init:
+            width = ram.spec.width
+            ram.data.init = [data.Const(ram.data.shape, int.from_bytes(
+                rng.bytes(-(-width // 8)), "little") & ((1 << width) - 1))
+                for _ in range(ram.spec.depth)]
 
 
 class Host:
@@ -48,7 +63,7 @@ class Host:
     async def stream(self, beats):
         ctx, fr = self.ctx, self.dut.frames
         for b in beats:
-            ctx.set(fr.payload, b)
+            ctx.set(fr.payload.as_value(), b)
             ctx.set(fr.valid, 1)
             await ctx.tick().until(fr.ready)
         ctx.set(fr.valid, 0)
@@ -100,10 +115,13 @@ class RtlResult:
 
 
 def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train: bool = True,
-              batch_size: int | None = None, read_back: bool = True) -> RtlResult:
+              batch_size: int | None = None, read_back: bool = True,
+              seed: int = 0) -> RtlResult:
     """Run samples ``x`` (N, T, n_in) through the core; update after every ``batch_size``
-    training samples (default ``cfg.batch_size``; a trailing partial batch is not applied)."""
-    dut = IntSNNCore(cfg, lanes)
+    training samples (default ``cfg.batch_size``; a trailing partial batch is not applied).
+    The memories without initial contents start with random bits (:func:`scramble`)."""
+    dut = IntSNNCore(config=HwConfig(net=cfg, lanes=lanes))
+    scramble(dut, seed)
     x = np.asarray(x)
     n = x.shape[0]
     bs = batch_size or cfg.batch_size

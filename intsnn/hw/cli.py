@@ -6,12 +6,10 @@ import json
 import time
 
 from ..golden.config import preset
-from .core import Layout
+from .config import DEFAULT_LANES, HwConfig
 from .generate import TOP, generate
 
 __all__ = ["DEFAULT_LANES", "config_for", "run_generate"]
-
-DEFAULT_LANES = 4
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
@@ -29,7 +27,7 @@ def run_generate(a) -> int:
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, a.n_out, a.batch_size,
                      a.headroom)
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
-    Layout(cfg, lanes)  # parameter errors before any work
+    HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     t0 = time.perf_counter()
     vpath, man = generate(cfg, lanes, a.out)
     gen_s = time.perf_counter() - t0

@@ -30,6 +30,8 @@ COMMAND=UPDATE and wait for ``busy`` low.
 
 from __future__ import annotations
 
+from .config import words
+
 __all__ = [
     "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
     "REGION_CTRL", "REGION_COUNTS", "REGION_W_HIDDEN", "REGION_W_OUTPUT", "REGION_W_RECURRENT",
@@ -82,8 +84,8 @@ def addr(region: int, row: int = 0, col: int = 0) -> int:
 
 
 def beats_per_frame(n_in: int, lanes: int) -> int:
-    """Stream beats per time step: ``ceil(n_in / lanes)``."""
-    return -(-n_in // lanes)
+    """Stream beats per time step: ``ceil(n_in / lanes)`` (:func:`intsnn.hw.config.words`)."""
+    return words(n_in, lanes)
 
 
 def pack_frames(x, input_bits: int, lanes: int) -> list[int]:

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..golden.config import NetConfig
 from ..golden.model import IntSNN
+from ..hw.config import DEFAULT_LANES as HW_DEFAULT_LANES, HwConfig
 from ..sw.train import DATASET_OF, EVAL_EPOCH, encode, load_data, make_config
 from . import tb
 from .runner import SimulationFailed, build_and_test
@@ -43,11 +44,11 @@ from .tools import SimulatorNotFound, find_simulator
 __all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check_manifest",
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH"]
 
+HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
 #: Default lane count per preset (synapses per cycle).
-DEFAULT_LANES = {"mnist-snn": 4, "shd-snn": 4, "shd-rsnn": 4}
+DEFAULT_LANES = {p: HW_DEFAULT_LANES for p in HW_PRESETS}
 #: The cocotb test module.
 BENCH = Path(__file__).resolve().parent / "benches" / "cosim_bench.py"
-HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
 
 PYTHON_SHARE_METHOD = (
     "Inside the simulator process the bench sums the wall time spent blocked in its awaits "
@@ -351,9 +352,8 @@ def cosimulate(o: CosimOptions) -> dict:
     t_all = time.perf_counter()
     info = find_simulator(o.sim)  # one clear line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
-    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, 4)
-    from ..hw.core import check_config
-    check_config(cfg, lanes)
+    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, HW_DEFAULT_LANES)
+    hw = HwConfig(net=cfg, lanes=lanes)
     build_root = Path(o.build_root or os.environ.get("INTSNN_BUILD_DIR", "build/cosim"))
     build_root = build_root.resolve()
 
@@ -367,8 +367,7 @@ def cosimulate(o: CosimOptions) -> dict:
     t_gen = time.perf_counter() - t0
     _log(o, f"hardware: {vpath} ({t_gen:.1f} s)")
 
-    T, IW = cfg.timesteps, -(-cfg.n_in // lanes)
-    depth = max(4096, T * IW + cfg.n_out + 64)
+    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
     build_dir.mkdir(parents=True, exist_ok=True)
     tb_path = build_root / key / f"tb_top_{depth}.v"
