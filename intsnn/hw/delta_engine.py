@@ -26,6 +26,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
+from .lanes import pack
 from .ram import MemoryClient, ram_shape
 from .trees import adder_tree
 from .walk import ControlSignature, zero_enables
@@ -105,16 +106,17 @@ class DeltaEngine(MemoryClient):
                 pg_word = Mux(layer, self.pg_hidden_r.data.as_value(),
                               self.pg_output_r.data.as_value())
                 # the feedback of this group's lanes; padding lanes (never written) are 0
-                fb_now = Signal.like(fb)
+                lanes = []
                 for j in range(L):
                     vfb, err = self.vfb_r.data[j], self.error_r.data[j]
                     if hw.padding_lane(H, j):
                         vfb = Mux(g == HW - 1, 0, vfb)
                     if hw.padding_lane(cfg.n_out, j):
                         err = Mux(g == OW - 1, 0, err)
-                    m.d.comb += fb_now[j].eq(Mux(layer, vfb, err))
+                    lanes.append(Mux(layer, vfb, err))
+                fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
                 m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
-                with m.If((pg_word == 0) | (fb_now.as_value() == 0)):
+                with m.If((pg_word == 0) | (fb_now == 0)):
                     next_group()
                 with m.Else():
                     m.next = "DELTA"
@@ -140,15 +142,16 @@ class DeltaEngine(MemoryClient):
         old = Signal(data.ArrayLayout(signed(w["delta_accumulator"]), L))
         b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
         m.d.sync += b_valid.eq(0)
+        corr_now = pack(m, [adder_tree([Mux(pg[tt][j], trace[tt], 0) for tt in range(T)])
+                            for j in range(L)], corr_bits, "corr")
         with m.If(a_valid):
-            m.d.sync += [corr[j].eq(adder_tree([Mux(pg[tt][j], trace[tt], 0) for tt in range(T)]))
-                         for j in range(L)]
-            m.d.sync += [old[j].eq(Mux(layer, self.delta_hidden_r.data[j],
-                                       self.delta_output_r.data[j])) for j in range(L)]
-            m.d.sync += [b_valid.eq(1), b_addr.eq(a_addr), b_layer.eq(layer)]
+            m.d.sync += [corr.eq(corr_now), b_valid.eq(1), b_addr.eq(a_addr), b_layer.eq(layer),
+                         old.eq(Mux(layer, self.delta_hidden_r.data.as_value(),
+                                    self.delta_output_r.data.as_value()))]
         # stage B: delta += v_fb * corr
+        new = pack(m, [old[j] + fb[j] * corr[j] for j in range(L)], signed(w["delta_accumulator"]),
+                   "delta")
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
             with m.If(b_valid & (b_layer == lay)):
-                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr)]
-                m.d.comb += [port.data[j].eq(old[j] + fb[j] * corr[j]) for j in range(L)]
+                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr), port.data.eq(new)]
         return m

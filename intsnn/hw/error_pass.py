@@ -15,6 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib.wiring import In, Out
 
+from .lanes import pack
 from .ram import MemoryClient
 from .trees import argmax_tree
 from .units import ErrorUnit
@@ -75,6 +76,6 @@ class ErrorPass(MemoryClient):
             m.d.sync += found.eq(0)
         with m.If(valid):
             m.d.sync += [found.eq(f), best.eq(b), self.prediction.eq(p)]
-            m.d.comb += [self.error_w.en.eq(1), self.error_w.addr.eq(k)]
-            m.d.comb += [self.error_w.data[j].eq(u.e) for j, u in enumerate(units)]
+            m.d.comb += [self.error_w.en.eq(1), self.error_w.addr.eq(k),
+                         self.error_w.data.eq(Cat(u.e for u in units))]
         return m

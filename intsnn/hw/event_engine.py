@@ -30,6 +30,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
+from .lanes import pack
 from .ram import MemoryClient
 from .trees import lowest_set
 from .walk import ControlSignature, zero_enables
@@ -89,8 +90,8 @@ class EventEngine(MemoryClient):
             q = self.b16_r.data[j] if rsnn else Const(0, 1)
             nonzero.append(Mux(src == SRC_INPUT, x != 0, Mux(src == SRC_RECURRENT, q != 0, s)))
             value.append(Mux(src == SRC_INPUT, x, Mux(src == SRC_RECURRENT, q, 1)))
-        values = Signal(data.ArrayLayout(signed(hw.event_value_bits), L))
-        m.d.comb += [values[j].eq(value[j]) for j in range(L)]
+        values = data.ArrayLayout(signed(hw.event_value_bits), L)(
+            pack(m, value, signed(hw.event_value_bits), "value"))
         pending = Signal(L)
         m.d.comb += pending.eq(Cat(nonzero) & ~used)
         found, lane = lowest_set(m, pending, "event_lane")
@@ -157,19 +158,22 @@ class EventEngine(MemoryClient):
                     m.d.sync += dw.eq(dw + 1)
                 on_start()
 
+        acc_o = pack(m, [self.acc_output_r.data[j] + (self.w_output_r.data[j] >> QS)
+                         for j in range(L)], signed(hw.acc_output_bits), "acc_o")
+        acc_h = []
+        for j in range(L):
+            w = self.w_hidden_r.data[j] >> QS
+            if rsnn:
+                w = Mux(p_src == SRC_RECURRENT, self.w_recurrent_r.data[j], w)
+            acc_h.append(self.acc_hidden_r.data[j] + w * p_v)
+        acc_h = pack(m, acc_h, signed(hw.acc_hidden_bits), "acc_h")
         with m.If(p_valid):
             with m.If(p_src == SRC_SPIKES):
-                m.d.comb += [self.acc_output_w.en.eq(1), self.acc_output_w.addr.eq(p_dw)]
-                m.d.comb += [self.acc_output_w.data[j].eq(
-                    self.acc_output_r.data[j] + (self.w_output_r.data[j] >> QS))
-                    for j in range(L)]
+                m.d.comb += [self.acc_output_w.en.eq(1), self.acc_output_w.addr.eq(p_dw),
+                             self.acc_output_w.data.eq(acc_o)]
             with m.Else():
-                m.d.comb += [self.acc_hidden_w.en.eq(1), self.acc_hidden_w.addr.eq(p_dw)]
-                for j in range(L):
-                    w = self.w_hidden_r.data[j] >> QS
-                    if rsnn:
-                        w = Mux(p_src == SRC_RECURRENT, self.w_recurrent_r.data[j], w)
-                    m.d.comb += self.acc_hidden_w.data[j].eq(self.acc_hidden_r.data[j] + w * p_v)
+                m.d.comb += [self.acc_hidden_w.en.eq(1), self.acc_hidden_w.addr.eq(p_dw),
+                             self.acc_hidden_w.data.eq(acc_h)]
 
         # the last accumulation lands in the pass's final scan cycle; a deeper accumulate
         # pipeline drains for the extra cycles before the pass reports done

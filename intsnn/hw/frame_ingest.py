@@ -19,6 +19,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
+from .lanes import pack, replicate_slots, slot_of_lane
 from .ram import MemoryClient
 from .walk import zero_enables
 
@@ -71,12 +72,13 @@ class FrameIngest(MemoryClient):
         with m.If(self.frames.valid & self.frames.ready):
             x = self.frames.payload
             prev_t = (t - 1)[:len(t)]
+            trace = pack(m, [Mux(t == 0, 0, slot_of_lane(self.trace_r.data, prev_t, j)
+                                 >> cfg.beta_shift) + x[j] for j in range(L)],
+                         self.trace_w.data.shape().elem_shape.elem_shape, "trace")
             m.d.comb += [self.frames_w.en.eq(1), self.frames_w.addr.eq(addr),
                          self.frames_w.data.eq(x),
-                         self.trace_w.en.eq(Const(1, T) << t), self.trace_w.addr.eq(k)]
-            m.d.comb += [self.trace_w.data[tt][j].eq(
-                Mux(t == 0, 0, self.trace_r.data[prev_t][j] >> cfg.beta_shift) + x[j])
-                for tt in range(T) for j in range(L)]
+                         self.trace_w.en.eq(Const(1, T) << t), self.trace_w.addr.eq(k),
+                         self.trace_w.data.eq(replicate_slots(trace, T))]
             m.d.sync += [settled.eq(0), addr.eq(addr + 1)]
             with m.If(k == IW - 1):
                 m.d.sync += [k.eq(0), t.eq(t + 1)]

@@ -22,6 +22,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
+from .lanes import pack, replicate_slots, slot_of_lane
 from .ram import MemoryClient
 from .units import NeuronUnit, check_layer
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -97,26 +98,30 @@ class NeuronPass(MemoryClient):
         pg = Cat(u.pg & real[j] for j, u in enumerate(units))
         spikes = Cat(u.spike & real[j] for j, u in enumerate(units))
 
+        acc_next = pack(m, [Mux(real[j], u.acc_next, 0) for j, u in enumerate(units)],
+                        self.acc_w.data.shape().elem_shape, "acc_next")
         with m.If(valid):
-            m.d.comb += [self.acc_w.en.eq(1), self.acc_w.addr.eq(k),
+            m.d.comb += [self.acc_w.en.eq(1), self.acc_w.addr.eq(k), self.acc_w.data.eq(acc_next),
                          self.pg_w.en.eq(slot), self.pg_w.addr.eq(k),
-                         self.pg_w.data.eq(Cat(*[pg] * T))]
-            m.d.comb += [self.acc_w.data[j].eq(Mux(real[j], u.acc_next, 0))
-                         for j, u in enumerate(units)]
+                         self.pg_w.data.eq(replicate_slots(pg, T))]
             if hidden:
+                # eq. 3.4 on the hidden spikes: P(t) = P(t-1) >> beta + s(t)
+                trace = pack(m, [Mux(first, 0, slot_of_lane(self.trace_r.data, prev_t, j)
+                                     >> cfg.beta_shift) + spikes[j] for j in range(L)],
+                             self.trace_w.data.shape().elem_shape.elem_shape, "trace")
                 m.d.comb += [self.spikes_w.en.eq(1), self.spikes_w.addr.eq(k),
-                             self.spikes_w.data.eq(spikes)]
-                trace = [Mux(first, 0, self.trace_r.data[prev_t][j] >> cfg.beta_shift) + spikes[j]
-                         for j in range(L)]
-                m.d.comb += [self.trace_w.en.eq(slot), self.trace_w.addr.eq(k)]
-                m.d.comb += [self.trace_w.data[tt][j].eq(trace[j])
-                             for tt in range(T) for j in range(L)]
+                             self.spikes_w.data.eq(spikes),
+                             self.trace_w.en.eq(slot), self.trace_w.addr.eq(k),
+                             self.trace_w.data.eq(replicate_slots(trace, T))]
                 if cfg.arch == "rsnn":
-                    m.d.comb += [self.b16_w.en.eq(1), self.b16_w.addr.eq(k)]
-                    m.d.comb += [self.b16_w.data[j].eq(Mux(real[j], u.q, 0))
-                                 for j, u in enumerate(units)]
+                    q = pack(m, [Mux(real[j], u.q, 0) for j, u in enumerate(units)],
+                             self.b16_w.data.shape().elem_shape, "b16")
+                    m.d.comb += [self.b16_w.en.eq(1), self.b16_w.addr.eq(k),
+                                 self.b16_w.data.eq(q)]
             else:
-                m.d.comb += [self.counts_w.en.eq(1), self.counts_w.addr.eq(k)]
-                m.d.comb += [self.counts_w.data[j].eq(Mux(first, 0, self.counts_r.data[j])
-                                                      + spikes[j]) for j in range(L)]
+                counts = pack(m, [Mux(first, 0, self.counts_r.data[j]) + spikes[j]
+                                  for j in range(L)], self.counts_w.data.shape().elem_shape,
+                              "count")
+                m.d.comb += [self.counts_w.en.eq(1), self.counts_w.addr.eq(k),
+                             self.counts_w.data.eq(counts)]
         return m

@@ -15,7 +15,7 @@ Golden twin: :func:`intsnn.golden.reference.apply_update` (``ops.weight_update``
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
 from .ram import MemoryClient
@@ -86,6 +86,6 @@ class UpdateEngine(MemoryClient):
                 m.d.comb += [u.w.eq(w_word[j]), u.delta.eq(d_word[j])]
             with m.If(b_valid):
                 m.d.comb += [d_port.en.eq(1), d_port.addr.eq(k), d_port.data.eq(0),
-                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(k)]
-                m.d.comb += [w_port.data[j].eq(u.w_new) for j, u in enumerate(unit)]
+                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(k),
+                             w_port.data.eq(Cat(u.w_new for u in unit))]
         return m
