@@ -85,6 +85,24 @@ def test_manifest_and_lint(tmp_path):
     assert lint_verilog(vpath, "intsnn_core") == ""  # raises VerilogLintError on a finding
 
 
+def test_memories_without_initial_contents(tmp_path):
+    """The memories whose contents are loaded, cleared after reset or written before they are
+    read are ``intsnn_ram`` instances without initial values; the accumulators and counts
+    (which must read 0 after configuration) keep theirs (``initial`` blocks of zeros)."""
+    from intsnn.hw.ram import RAM_MODULE
+    cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3)
+    vpath, man = generate(cfg, 4, tmp_path)
+    text = vpath.read_text()
+    hw = HwConfig(net=cfg, lanes=4)
+    no_init = [k for k, s in hw.memories.items() if not s.init]
+    assert {"w_hidden", "w_output", "w_recurrent", "delta_hidden", "delta_output"} <= set(no_init)
+    assert text.count(f"module {RAM_MODULE}") == 1
+    assert text.count(f"  {RAM_MODULE} #(") == len(no_init)
+    assert text.count("initial begin") == len(hw.memories) - len(no_init)
+    assert {k for k, v in man["state"]["memories"].items() if v["initial_contents"]} == {
+        "acc_hidden", "acc_output", "counts"}
+
+
 def test_thesis_comparison():
     c = thesis_comparison(1)
     assert c["thesis_bytes"] == THESIS_TABLE_3_1

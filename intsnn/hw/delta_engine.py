@@ -27,6 +27,7 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from .lanes import pack
+from .config import check_config
 from .ram import MemoryClient, ram_shape
 from .trees import adder_tree
 from .walk import ControlSignature, zero_enables
@@ -49,6 +50,7 @@ class DeltaEngine(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         super().__init__(config=config, ports={
             "pg_output_r": ("pg_output", "r"), "pg_hidden_r": ("pg_hidden", "r"),
             "error_r": ("error", "r"), "vfb_r": ("vfb_hidden", "r"),

@@ -16,6 +16,7 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib.wiring import In, Out
 
 from .lanes import pack
+from .config import check_config
 from .ram import MemoryClient
 from .trees import argmax_tree
 from .units import ErrorUnit
@@ -39,6 +40,7 @@ class ErrorPass(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         o = range(max(2, config.net.n_out))
         super().__init__(config=config, ports={"counts_r": ("counts", "r"),
                                                "error_w": ("error", "w")},

@@ -31,6 +31,7 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from .lanes import pack
+from .config import check_config
 from .ram import MemoryClient
 from .trees import lowest_set
 from .walk import ControlSignature, zero_enables
@@ -56,6 +57,7 @@ class EventEngine(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         rsnn = config.net.arch == "rsnn"
         ports = {"frames_r": ("frames", "r"), "spikes_r": ("spikes_hidden", "r"),
                  "w_hidden_r": ("w_hidden", "r"), "w_output_r": ("w_output", "r"),

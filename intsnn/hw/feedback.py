@@ -16,6 +16,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In
 
+from .config import check_config
 from .ram import MemoryClient
 from .trees import adder_tree
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -36,6 +37,7 @@ class Feedback(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         super().__init__(config=config, ports={
             "w_output_r": ("w_output", "r"), "error_r": ("error", "r"),
             "vfb_w": ("vfb_hidden", "w")}, members={"control": In(ControlSignature())})

@@ -20,6 +20,7 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from .lanes import pack, replicate_slots, slot_of_lane
+from .config import check_config
 from .ram import MemoryClient
 from .walk import zero_enables
 
@@ -48,6 +49,7 @@ class FrameIngest(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         super().__init__(config=config, ports={
             "frames_w": ("frames", "w"), "trace_r": ("trace_hidden", "r"),
             "trace_w": ("trace_hidden", "w")}, members={
@@ -63,13 +65,15 @@ class FrameIngest(MemoryClient):
         t = Signal(range(T + 1))        # frame of the next beat
         k = Signal(range(max(2, IW)))   # word of the next beat
         addr = Signal(range(max(2, T * IW)))
-        settled = Signal()              # the trace word of k is on the read port
-        m.d.sync += settled.eq(1)
+        # the trace word of k is on the read port: it was read in the previous cycle (the
+        # core was idle) and k has not moved since
+        settled = Signal()
+        transfer = self.frames.valid & self.frames.ready
+        m.d.sync += settled.eq(self.enable & ~transfer & ~self.clear)
         m.d.comb += self.frames.ready.eq(self.enable & ~self.frames_ready & settled)
-        # the previous slot of word k, read one cycle ahead
         m.d.comb += [self.trace_r.en.eq(self.enable), self.trace_r.addr.eq(k)]
 
-        with m.If(self.frames.valid & self.frames.ready):
+        with m.If(transfer):
             x = self.frames.payload
             prev_t = (t - 1)[:len(t)]
             trace = pack(m, [Mux(t == 0, 0, slot_of_lane(self.trace_r.data, prev_t, j)
@@ -79,7 +83,7 @@ class FrameIngest(MemoryClient):
                          self.frames_w.data.eq(x),
                          self.trace_w.en.eq(Const(1, T) << t), self.trace_w.addr.eq(k),
                          self.trace_w.data.eq(replicate_slots(trace, T))]
-            m.d.sync += [settled.eq(0), addr.eq(addr + 1)]
+            m.d.sync += addr.eq(addr + 1)
             with m.If(k == IW - 1):
                 m.d.sync += [k.eq(0), t.eq(t + 1)]
                 with m.If(t == T - 1):

@@ -18,6 +18,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import host_protocol as hp
+from .config import check_config
 from .ram import MemoryClient
 from .walk import zero_enables
 
@@ -52,6 +53,7 @@ class HostBus(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         cfg = config.net
         ports = {"counts_r": ("counts", "r")}
         regions = ["w_hidden", "w_output"] + (["w_recurrent"] if cfg.arch == "rsnn" else [])

@@ -23,6 +23,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from .lanes import pack, replicate_slots, slot_of_lane
+from .config import check_config
 from .ram import MemoryClient
 from .units import NeuronUnit, check_layer
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -48,6 +49,7 @@ class NeuronPass(MemoryClient):
     """
 
     def __init__(self, *, config, layer):
+        config = check_config(config)
         self._layer = check_layer(layer)
         ports = {"acc_r": (f"acc_{layer}", "r"), "acc_w": (f"acc_{layer}", "w"),
                  "pg_w": (f"pg_{layer}", "w")}

@@ -163,7 +163,7 @@ class Ram(wiring.Component):
     spec : :class:`~intsnn.hw.config.MemorySpec`
         Depth, lanes, slots, element width, write enables, initial contents, transparency.
     readers, writers : sequence of str
-        Client names, highest priority first.
+        Client names, highest priority first (at least one client).
 
     Members
     -------
@@ -187,9 +187,8 @@ class Ram(wiring.Component):
         self._spec = spec
         self._readers = _check_names("reader", readers)
         self._writers = _check_names("writer", writers)
-        if not self._readers or not self._writers:
-            raise ValueError(f"a memory needs at least one reader and one writer, not "
-                             f"readers={self._readers!r}, writers={self._writers!r}")
+        if not self._readers and not self._writers:
+            raise ValueError("a memory needs at least one reader or writer")
         shape, self._granularity = ram_shape(spec)
         members = {f"r_{n}": Out(read_signature(spec)) for n in self._readers}
         members.update({f"w_{n}": Out(write_signature(spec)) for n in self._writers})
@@ -213,14 +212,16 @@ class Ram(wiring.Component):
         rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
         readers = [getattr(self, f"r_{n}") for n in self._readers]
         writers = [getattr(self, f"w_{n}") for n in self._writers]
-        m.d.comb += [
-            rp.en.eq(Cat(c.en for c in readers).any()),
-            rp.addr.eq(_first(readers, lambda c: c.en, "addr")),
-            wp.en.eq(_first(writers, lambda c: c.en.any(), "en")),
-            wp.addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
-            wp.data.eq(_first(writers, lambda c: c.en.any(), "data")),
-        ]
-        m.d.comb += [c.data.eq(rp.data) for c in readers]
+        if readers:
+            m.d.comb += [rp.en.eq(Cat(c.en for c in readers).any()),
+                         rp.addr.eq(_first(readers, lambda c: c.en, "addr"))]
+            m.d.comb += [c.data.eq(rp.data) for c in readers]
+        else:
+            m.d.comb += rp.en.eq(0)
+        if writers:
+            m.d.comb += [wp.en.eq(_first(writers, lambda c: c.en.any(), "en")),
+                         wp.addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
+                         wp.data.eq(_first(writers, lambda c: c.en.any(), "data"))]
         return m
 
 

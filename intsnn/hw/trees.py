@@ -8,7 +8,7 @@ stage would double with every stage (a ripple argmax over 16 lanes does not fit 
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.utils import ceil_log2
 
 __all__ = ["tree", "adder_tree", "argmax_tree", "lowest_set"]
@@ -37,6 +37,8 @@ def argmax_tree(m: Module, leaves, name: str = "argmax"):
     ``leaves``: ``(valid, value, index)`` in index order.  Nodes are registered as ``Signal``s
     so each stage references the previous one once.
     """
+    leaves = [(f, Value.cast(v), Value.cast(i)) for f, v, i in leaves]
+    index_width = max(len(i) for _, _, i in leaves)
     level = [0]
 
     def combine(a, b):
@@ -45,7 +47,7 @@ def argmax_tree(m: Module, leaves, name: str = "argmax"):
         level[0] += 1
         take_b = Signal(name=n + "_take")
         f, v, i = Signal(name=n + "_f"), Signal.like(va, name=n + "_v"), \
-            Signal.like(ia, name=n + "_i")
+            Signal(index_width, name=n + "_i")
         # strictly greater: the lower index (a) wins ties
         m.d.comb += [take_b.eq(fb & (~fa | (vb > va))),
                      f.eq(fa | fb), v.eq(Mux(take_b, vb, va)), i.eq(Mux(take_b, ib, ia))]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
+from .config import check_config
 from .ram import MemoryClient
 from .units import UpdateUnit
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -39,6 +40,7 @@ class UpdateEngine(MemoryClient):
     """
 
     def __init__(self, *, config):
+        config = check_config(config)
         ports = {}
         for name in ("w_hidden", "delta_hidden", "w_output", "delta_output"):
             ports[f"{name}_r"] = (name, "r")
