@@ -105,8 +105,9 @@ class DeltaEngine(MemoryClient):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(g)]
                 m.next = "DECIDE"
             with m.State("DECIDE"):
-                pg_word = Mux(layer, self.pg_hidden_r.data.as_value(),
-                              self.pg_output_r.data.as_value())
+                pg_word = Signal.like(pg.as_value(), name="pg_word")
+                m.d.comb += pg_word.eq(Mux(layer, self.pg_hidden_r.data.as_value(),
+                                           self.pg_output_r.data.as_value()))
                 # the feedback of this group's lanes; padding lanes (never written) are 0
                 lanes = []
                 for j in range(L):
@@ -137,8 +138,11 @@ class DeltaEngine(MemoryClient):
 
         # stage A: corr = sum_t pg[t, lane] * P[t, pre] (masked adder tree), and the old delta
         bank = a_pre[:lg] if lg else 0
-        trace = [Mux(layer, self.trace_hidden_r.data[tt][bank], self.trace_output_r.data[tt][bank])
-                 for tt in range(T)]
+        tb = max(w["hidden_pre_trace"], w["output_pre_trace"])
+        trace = pack(m, [Mux(layer, self.trace_hidden_r.data[tt][bank],
+                             self.trace_output_r.data[tt][bank]) for tt in range(T)],
+                     tb, "trace")    # signals: every lane's adder tree uses them
+        trace = [trace[tt * tb:(tt + 1) * tb] for tt in range(T)]
         corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
         corr = Signal(data.ArrayLayout(corr_bits, L))
         old = Signal(data.ArrayLayout(signed(w["delta_accumulator"]), L))

@@ -70,8 +70,8 @@ class Feedback(MemoryClient):
                               * self.error_r.data[j]) if hw.padding_lane(cfg.n_out, j) else
                           (self.w_output_r.data[j] >> cfg.quant_shift) * self.error_r.data[j]
                           for j in range(L)])
-        partial = Signal(signed(vfb_bits + 1))
-        total = Mux(p_k2 == 0, 0, partial) + dot
+        partial, total = Signal(signed(vfb_bits + 1)), Signal(signed(vfb_bits + 1))
+        m.d.comb += total.eq(Mux(p_k2 == 0, 0, partial) + dot)   # a signal: used L + 1 times
         with m.If(valid):
             m.d.sync += partial.eq(total)
             with m.If(p_k2 == OW - 1):

@@ -4,8 +4,8 @@ Beat ``k`` of frame ``t`` carries inputs ``x[t, k*lanes + j]`` (lane ``j``,
 :func:`intsnn.hw.host_protocol.pack_frames`).  Each accepted beat is written to ``frames``
 (address ``t*IW + k``, a counter) and, in the same cycle, slot ``t`` of word ``k`` of the
 presynaptic trace history ``P(t) = P(t-1) >> beta + x(t)`` (eq. 3.4) for the deferred delta.
-The previous slot of word ``k`` is read the cycle before, so the stream is ready at most every
-other cycle (:meth:`HwConfig.stream_cycles <intsnn.hw.config.HwConfig>`).  When all
+The previous slot of word ``k`` is read in the cycle before, while the core is idle, so the
+stream is ready every other cycle (:func:`intsnn.hw.cycles.stream_cycles`).  When all
 ``T*IW`` beats are in, ``frames_ready`` is set until ``clear`` (the sample was consumed, or
 CLEAR_FRAMES).
 

@@ -46,8 +46,14 @@ def measure(preset: str, lanes: int, checkout: str | None = None) -> dict:
     root = checkout or str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=root)
     with tempfile.TemporaryDirectory(prefix="intsnn-genbench-") as out:
+        # run in the empty directory: ``python -c`` puts the working directory first on
+        # sys.path, where a checkout's own intsnn/ would shadow PYTHONPATH
         proc = subprocess.run([sys.executable, "-c", _CHILD, preset, str(lanes), out], env=env,
-                              capture_output=True, text=True)
+                              cwd=out, capture_output=True, text=True)
+    check = subprocess.run([sys.executable, "-c", "import intsnn; print(intsnn.__file__)"],
+                           env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True)
+    if not check.stdout.strip().startswith(str(Path(root).resolve())):
+        raise RuntimeError(f"PYTHONPATH={root} imports intsnn from {check.stdout.strip()!r}")
     if proc.returncode != 0:
         raise RuntimeError(f"generation of {preset} P={lanes} with {root} failed:\n"
                            f"{proc.stderr[-2000:]}")

@@ -97,8 +97,9 @@ class NeuronPass(MemoryClient):
         # padding lanes (index >= n) of the last word: their weights are never loaded, so their
         # accumulators hold anything; nothing of theirs may leave the pass
         real = [~last_word if hw.padding_lane(n, j) else Const(1) for j in range(L)]
-        pg = Cat(u.pg & real[j] for j, u in enumerate(units))
-        spikes = Cat(u.spike & real[j] for j, u in enumerate(units))
+        pg, spikes = Signal(L), Signal(L)   # signals: each is used by several writes
+        m.d.comb += [pg.eq(Cat(u.pg & real[j] for j, u in enumerate(units))),
+                     spikes.eq(Cat(u.spike & real[j] for j, u in enumerate(units)))]
 
         acc_next = pack(m, [Mux(real[j], u.acc_next, 0) for j, u in enumerate(units)],
                         self.acc_w.data.shape().elem_shape, "acc_next")
