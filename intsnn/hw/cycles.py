@@ -200,8 +200,8 @@ def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), s
 
 def main(argv=None) -> int:
     import argparse
-    import json
-    import os
+
+    from ..sw.outputs import check_out_file, write_json
 
     ap = argparse.ArgumentParser(description="cycles per training sample against the work the "
                                              "design must do, on real samples (exact formula = "
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the rows here (JSON)")
     a = ap.parse_args(argv)
     if a.json:  # fail before the work if the result cannot be written
-        open(a.json, "a").close()
+        check_out_file(a.json, "--json")
     rows = work_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
     print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'+stream':>8s} {'work':>11s} "
           f"{'ratio':>6s} {'max':>6s} {'infer ratio':>11s} {'update':>8s} {'ratio':>6s}")
@@ -223,11 +223,8 @@ def main(argv=None) -> int:
               f"{r['ratio_update']:6.4f}")
     print(f"work: {WORK_DEFINITION}")
     if a.json:
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"samples": a.samples, "data_dir": a.data_dir,
-                       "work_definition": WORK_DEFINITION, "rows": rows}, f, indent=1)
-        os.replace(tmp, a.json)
+        write_json(a.json, {"samples": a.samples, "data_dir": a.data_dir,
+                            "work_definition": WORK_DEFINITION, "rows": rows})
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib.wiring import In, Out
 
-from .lanes import pack
 from .config import check_config
 from .ram import MemoryClient
 from .trees import argmax_tree

@@ -69,9 +69,10 @@ def main(argv=None) -> int:
                     help="another checkout (its intsnn package) to time interleaved")
     ap.add_argument("--json", default=None, help="write the results here (JSON)")
     a = ap.parse_args(argv)
+    from ..sw.outputs import check_out_file, write_json
+    from ..sw.progress import heartbeat
     if a.json:  # fail before the work if the result cannot be written
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        open(a.json, "a").close()
+        check_out_file(a.json, "--json")
     sides = {"this": None} if a.compare_with is None else {"this": None, "other": a.compare_with}
     runs = {(p, s): [] for p in a.lanes for s in sides}
     t_all = time.perf_counter()
@@ -80,7 +81,8 @@ def main(argv=None) -> int:
             # alternate which side goes first, so a trend in the load favours neither
             order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
             for side, checkout in order:
-                res = measure(a.preset, p, checkout)
+                with heartbeat(f"generate {a.preset} P={p} ({side})"):
+                    res = measure(a.preset, p, checkout)
                 runs[p, side].append(res)
                 print(f"[{time.perf_counter() - t_all:7.1f} s] {a.preset} P={p:<3d} {side:5s} "
                       f"run {r + 1}/{a.repeat}: {res['seconds']:.2f} s, "
@@ -109,11 +111,12 @@ def main(argv=None) -> int:
                      f"  {row['time_ratio_this_over_other']:6.3f}")
         print(line)
     if a.json:
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"preset": a.preset, "repeat": a.repeat, "compare_with": a.compare_with,
-                       "python": sys.version.split()[0], "rows": rows}, f, indent=1)
-        os.replace(tmp, a.json)
+        write_json(a.json, {"preset": a.preset, "repeat": a.repeat,
+                            "compare_with": a.compare_with, "python": sys.version.split()[0],
+                            "method": "each generation in a fresh process (PYTHONPATH = the "
+                                      "checkout, working directory empty), timed around "
+                                      "generate(); sides alternate; peak = max(self, children) "
+                                      "ru_maxrss", "rows": rows})
     return 0
 
 

@@ -98,8 +98,8 @@ class HostBus(MemoryClient):
                     with m.Case(reg):
                         a = col * stride + (row >> lg)
                         m.d.comb += [rd.en.eq(bus.r_en), rd.addr.eq(a),
-                                     wr.en.eq(Mux(bus.w_en, Const(1, L) << row_lane, 0)), wr.addr.eq(a),
-                                     wr.data.eq(Cat(*[bus.w_data[:bits]] * L))]
+                                     wr.en.eq(Mux(bus.w_en, Const(1, L) << row_lane, 0)),
+                                     wr.addr.eq(a), wr.data.eq(Cat(*[bus.w_data[:bits]] * L))]
 
         # read data, one cycle after r_en
         r_region, r_reg, r_lane = Signal(4), Signal(hp.COL_BITS), Signal(range(max(2, L)))

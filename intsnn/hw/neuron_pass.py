@@ -12,14 +12,14 @@ the last step, so the next sample starts clean), which are written back with:
 * output layer: slot ``t`` of the pseudo-gradient history and the spike counts.
 
 Padding lanes of the last word (``n % lanes`` != 0) have no loaded weights: their spikes,
-pseudo-gradients, B16 and next accumulators are forced to 0.  Golden twin: :func:`intsnn.golden.reference.forward`
+pseudo-gradients, B16 and next accumulators are forced to 0.
+Golden twin: :func:`intsnn.golden.reference.forward`
 (one step of it), lane by lane the ``ops`` functions of :class:`~intsnn.hw.units.NeuronUnit`.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from .lanes import pack, replicate_slots, slot_of_lane

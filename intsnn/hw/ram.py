@@ -29,7 +29,8 @@ from amaranth.utils import ceil_log2
 
 from .config import MemorySpec, check_config
 
-__all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature", "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "NO_INIT"]
+__all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
+           "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "NO_INIT"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
