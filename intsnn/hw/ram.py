@@ -61,8 +61,11 @@ module {RAM_MODULE} #(
     reg [WIDTH-1:0] mem [0:DEPTH-1];
     integer i;
     always @(posedge clk) begin
-        for (i = 0; i < EN_WIDTH; i = i + 1)
-            if (w_en[i]) mem[w_addr][i*PART +: PART] <= w_data[i*PART +: PART];
+        // the outer test keeps event-driven simulators (Icarus) out of the loop on the many
+        // cycles without a write; synthesis folds it into the part enables
+        if (w_en != 0)
+            for (i = 0; i < EN_WIDTH; i = i + 1)
+                if (w_en[i]) mem[w_addr][i*PART +: PART] <= w_data[i*PART +: PART];
         if (r_en) r_data <= mem[r_addr];
     end
 endmodule
