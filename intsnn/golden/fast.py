@@ -59,6 +59,9 @@ __all__ = ["HAVE_NUMBA", "CHUNK", "TRACE_MODES", "Plan", "plan", "trace_memory",
 
 #: Samples that go through a time step together (rows of the RSNN recurrent matrix product).
 CHUNK = 16
+#: The same in online mode, where each sample in flight holds I*H weight traces: a smaller chunk
+#: keeps them in the L2 cache.
+ONLINE_CHUNK = 4
 _IB = 32  # inputs per block of the deferred delta kernel (one cache line of int16)
 TRACE_MODES = ("auto", "deferred", "online")
 _INT31 = (1 << 31) - 1
@@ -118,9 +121,12 @@ class Plan:
     Members
     -------
     mode : ``"deferred"`` or ``"online"``.
-    acc : dtype of voltages, currents and weights in the kernels (int32 when proved enough).
-    trace : dtype of presynaptic traces (state and deferred history) and online weight traces.
-    delta : dtype of the batch-delta accumulators.
+    acc : dtype of voltages, currents, presynaptic traces and weights in the kernels (int32 when
+        proved enough).
+    trace : dtype of the recorded presynaptic-trace history (deferred mode).
+    corr : dtype of the per-synapse weight traces (online mode): ``acc`` when
+        ``NetConfig.hidden_corr_max`` fits it, else int64.
+    delta : dtype of the deferred batch-delta accumulators (online mode: int64, one kernel).
     parts : samples are split into this many parallel parts (each with its own online traces).
     memory : estimated bytes of the trace state of each mode, ``{"deferred": .., "online": ..}``.
     """
@@ -128,6 +134,7 @@ class Plan:
     mode: str
     acc: type
     trace: type
+    corr: type
     delta: type
     parts: int
     memory: dict
@@ -148,30 +155,39 @@ def _parts(batch: int) -> int:
     return max(1, min(_threads, chunks))
 
 
+def _dtypes(cfg: NetConfig, batch: int):
+    """``(acc, trace, corr, delta)`` register types (see :class:`Plan`)."""
+    acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
+    trace = _smallest_int(max(cfg.hidden_trace_max, cfg.output_trace_max))
+    corr = np.int32 if (acc == np.int32 and max(cfg.hidden_corr_max, cfg.output_corr_max)
+                        <= _INT31) else np.int64
+    delta = np.int32 if batch * cfg.delta_sample_max <= _INT31 else np.int64
+    return acc, trace, corr, delta
+
+
 def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
     """Bytes of trace state each mode needs for a batch of ``batch`` samples.
 
-    Deferred: the recorded history ``B*T*(I + H)`` presynaptic traces and ``B*T*(H + 2 O)``
-    pseudo-gradient and spike bytes.  Online: per part, ``CHUNK`` per-synapse weight traces
-    ``I*H + H*O`` and the delta accumulators ``I*H + H*O``; no term in T.
+    Deferred: the recorded history, ``B*T*(I + H)`` presynaptic traces and ``B*T*(H + 2 O)``
+    pseudo-gradient and spike bytes.  Online: per part, ``min(ONLINE_CHUNK, B)`` per-synapse
+    weight traces ``I*H + H*O`` and int64 delta accumulators ``I*H + H*O``; no term in T.
     """
     parts = _parts(batch) if parts is None else parts
-    tr = np.dtype(_smallest_int(max(cfg.hidden_trace_max, cfg.output_trace_max))).itemsize
-    corr = np.dtype(_smallest_int(max(cfg.hidden_corr_max, cfg.output_corr_max))).itemsize
-    dl = np.dtype(np.int32 if batch * cfg.delta_sample_max <= _INT31 else np.int64).itemsize
+    _, trace, corr, _ = _dtypes(cfg, batch)
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
     syn = I * H + H * O
-    deferred = batch * T * ((I + H) * tr + (H + 2 * O))
-    online = parts * (min(CHUNK, batch) * syn * corr + syn * dl)
+    deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O))
+    online = parts * syn * (min(ONLINE_CHUNK, batch) * np.dtype(corr).itemsize + 8)
     return {"deferred": deferred, "online": online}
 
 
 def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
-    """Choose register widths and the trace mode for a batch of ``batch`` samples.
+    """Choose register types and the trace mode for a batch of ``batch`` samples.
 
-    int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages and
-    currents (:func:`_current_bound`), traces (``NetConfig.hidden_corr_max``) and the delta
-    accumulators (``batch * NetConfig.delta_sample_max``); int64 otherwise.
+    int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages, currents
+    and traces (:func:`_current_bound`), weight traces (``NetConfig.hidden_corr_max``) and the
+    delta accumulators (``batch * NetConfig.delta_sample_max``); int64 otherwise.
+    ``mode="auto"`` takes the mode that needs less memory (:func:`trace_memory`).
     """
     if mode not in TRACE_MODES:
         raise ValueError(f"trace_mode must be one of {TRACE_MODES}, got {mode!r}")
@@ -179,11 +195,7 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     mem = trace_memory(cfg, batch, parts)
     if mode == "auto":
         mode = "online" if mem["online"] < mem["deferred"] else "deferred"
-    acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
-    trace = _smallest_int(max(cfg.hidden_corr_max, cfg.output_corr_max) if mode == "online"
-                          else max(cfg.hidden_trace_max, cfg.output_trace_max))
-    delta = np.int32 if batch * cfg.delta_sample_max <= _INT31 else np.int64
-    return Plan(mode, acc, trace, delta, parts, mem)
+    return Plan(mode, *_dtypes(cfg, batch), parts, mem)
 
 
 @dataclass
@@ -255,7 +267,7 @@ if HAVE_NUMBA:
         vs_o = np.zeros((chunk, no), acc)
         cur = np.zeros((chunk, nh), acc)
         cur_o = np.zeros((chunk, no), acc)
-        q = np.zeros((chunk, nh), acc)
+        q = np.zeros((nh, chunk), acc)      # B16(V(t-1)), transposed
         tr_h = np.zeros((chunk, ni), acc)
         tr_o = np.zeros((chunk, nh), acc)
         s_h = np.zeros((chunk, nh), np.int8)
@@ -292,11 +304,12 @@ if HAVE_NUMBA:
                     for k in range(nc):
                         for j in range(nh):
                             src = vs_h[k, j] if rec_post else v_h[k, j]
-                            q[k, j] = np.int64(src) >> rs
-                    for k in range(nc):
-                        for m in range(_nonzero(q[k], idx)):
-                            j = idx[m]
-                            qk = q[k, j]
+                            q[j, k] = np.int64(src) >> rs
+                    # row j of W_rec^T is read once for the whole chunk (it stays in L1)
+                    for j in range(nh):
+                        for m in range(_nonzero(q[j, :nc], idx)):
+                            k = idx[m]
+                            qk = q[j, k]
                             for h in range(nh):
                                 cur[k, h] += qk * wrec_t[j, h]
                 # ---- eqs. 3.2, 2.2, 3.3, hard reset; eq. 3.4
@@ -469,23 +482,23 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
     bsz, nt = x.shape[0], cfg.timesteps
     H, O, I = cfg.n_hidden, cfg.n_out, cfg.n_in
     counts = np.zeros((bsz, O), ITYPE)
-    e0, e3 = np.zeros(0, np.int8), np.zeros((0, 0, 0), np.int8)
-    t0, t4 = np.zeros((0, 0, 0), pl.trace), np.zeros((1, 1, 0, 0), pl.trace)
-    d0 = np.zeros((0, 0, 0), pl.delta)
+    # Unused arrays are empty, with the plan's types: all modes share one compiled kernel.
+    e3 = np.zeros((0, 0, 0), np.int8)
+    t0 = np.zeros((0, 0, 0), pl.trace)
     hist = {"s_o": e3, "pg_h": e3, "pre_h": t0, "pg_o": e3, "pre_o": t0}
-    corr_h = corr_o = t4
-    d_h = d_o = d0
+    corr_h = corr_o = np.zeros((1, 1, 0, 0), pl.corr)
+    d_h = d_o = np.zeros((0, 0, 0), np.int64)
     if mode == _DEFERRED:
         hist = {"s_o": np.zeros((bsz, nt, O), np.int8), "pg_h": np.zeros((bsz, nt, H), np.int8),
                 "pre_h": np.zeros((bsz, nt, I), pl.trace),
                 "pg_o": np.zeros((bsz, nt, O), np.int8),
                 "pre_o": np.zeros((bsz, nt, H), pl.trace)}
     elif mode == _ONLINE:
-        ch = min(CHUNK, bsz)
-        corr_h = np.zeros((pl.parts, ch, I, H), pl.trace)
-        corr_o = np.zeros((pl.parts, ch, H, O), pl.trace)
-        d_h = np.zeros((pl.parts, I, H), pl.delta)
-        d_o = np.zeros((pl.parts, H, O), pl.delta)
+        ch = min(ONLINE_CHUNK, bsz)
+        corr_h = np.zeros((pl.parts, ch, I, H), pl.corr)
+        corr_o = np.zeros((pl.parts, ch, H, O), pl.corr)
+        d_h = np.zeros((pl.parts, I, H), np.int64)
+        d_o = np.zeros((pl.parts, H, O), np.int64)
     if labels is None:
         labels = np.zeros(bsz, ITYPE)
     if noise is None:
