@@ -131,10 +131,13 @@ def test_online_memory_does_not_grow_with_t_and_auto_picks_it():
     assert mem[1000]["deferred"] == 100 * mem[10]["deferred"]
     assert fast.plan(base.replace(timesteps=1000), 128).mode == "online"
     assert fast.plan(base.replace(timesteps=1000), 128, "deferred").mode == "deferred"
-    # int32 registers where the bounds allow (mnist-snn: 30-bit delta), int64 where not
-    p = fast.plan(base.replace(timesteps=20), 128)
-    assert (p.acc, p.delta) == (np.int32, np.int32)
-    assert fast.plan(base.replace(timesteps=20), 1 << 12).delta == np.int64
+    # int32 registers where the bounds allow, int64 where not
+    assert fast.plan(base.replace(timesteps=20), 128).acc == np.int32
+    rsnn = base.replace(arch="rsnn", voltage_bits=40, rec_shift=2)
+    assert fast.plan(rsnn, 128).acc == np.int64
+    # deferred delta accumulators: int32 when the batch's feedback voltages prove 31 bits
+    assert fast._delta_dtype(np.full((128, 100), 40), 20) == np.int32
+    assert fast._delta_dtype(np.full((128, 100), 1 << 20), 20) == np.int64
 
 
 def test_bad_trace_mode_and_thread_count_are_refused():

@@ -9,9 +9,10 @@ configurations, ``tests/test_golden_fast_property.py``).
   step by time step, so the RSNN recurrent product is a small matrix product per step (each
   recurrent weight row is read once for the whole chunk) instead of a matrix-vector product per
   sample; chunks run in parallel.
-* **Narrow registers.**  Voltages and currents use int32 when :func:`plan` proves from the
-  configuration's worst-case bounds that 31 bits suffice (int64 otherwise), and so do the batch
-  delta accumulators (``NetConfig.delta_sample_max`` times the batch size).
+* **Narrow registers.**  Voltages, currents and traces use int32 when :func:`plan` proves from
+  the configuration's worst-case bounds that 31 bits suffice (int64 otherwise); the deferred
+  batch-delta accumulators are int32 when the batch's feedback voltages prove it
+  (:func:`_delta_dtype`; ``mnist-snn``'s static bound is 30 bits, the SHD presets' 39).
 * **Two trace modes for the weight update (eq. 3.17).**
 
   ``"online"``: each sample keeps the per-synapse weight trace of eq. 3.5
@@ -126,7 +127,6 @@ class Plan:
     trace : dtype of the recorded presynaptic-trace history (deferred mode).
     corr : dtype of the per-synapse weight traces (online mode): ``acc`` when
         ``NetConfig.hidden_corr_max`` fits it, else int64.
-    delta : dtype of the deferred batch-delta accumulators (online mode: int64, one kernel).
     parts : samples are split into this many parallel parts (each with its own online traces).
     memory : estimated bytes of the trace state of each mode, ``{"deferred": .., "online": ..}``.
     """
@@ -135,7 +135,6 @@ class Plan:
     acc: type
     trace: type
     corr: type
-    delta: type
     parts: int
     memory: dict
 
@@ -155,14 +154,13 @@ def _parts(batch: int) -> int:
     return max(1, min(_threads, chunks))
 
 
-def _dtypes(cfg: NetConfig, batch: int):
-    """``(acc, trace, corr, delta)`` register types (see :class:`Plan`)."""
+def _dtypes(cfg: NetConfig):
+    """``(acc, trace, corr)`` register types (see :class:`Plan`)."""
     acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
     trace = _smallest_int(max(cfg.hidden_trace_max, cfg.output_trace_max))
     corr = np.int32 if (acc == np.int32 and max(cfg.hidden_corr_max, cfg.output_corr_max)
                         <= _INT31) else np.int64
-    delta = np.int32 if batch * cfg.delta_sample_max <= _INT31 else np.int64
-    return acc, trace, corr, delta
+    return acc, trace, corr
 
 
 def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
@@ -173,7 +171,7 @@ def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
     weight traces ``I*H + H*O`` and int64 delta accumulators ``I*H + H*O``; no term in T.
     """
     parts = _parts(batch) if parts is None else parts
-    _, trace, corr, _ = _dtypes(cfg, batch)
+    _, trace, corr = _dtypes(cfg)
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
     syn = I * H + H * O
     deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O))
@@ -185,8 +183,9 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     """Choose register types and the trace mode for a batch of ``batch`` samples.
 
     int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages, currents
-    and traces (:func:`_current_bound`), weight traces (``NetConfig.hidden_corr_max``) and the
-    delta accumulators (``batch * NetConfig.delta_sample_max``); int64 otherwise.
+    and traces (:func:`_current_bound`) and weight traces (``NetConfig.hidden_corr_max``);
+    int64 otherwise.  (The online delta accumulators are int64; the deferred ones are chosen per
+    batch by :func:`_delta_dtype`.)
     ``mode="auto"`` takes the mode that needs less memory (:func:`trace_memory`).
     """
     if mode not in TRACE_MODES:
@@ -195,7 +194,7 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     mem = trace_memory(cfg, batch, parts)
     if mode == "auto":
         mode = "online" if mem["online"] < mem["deferred"] else "deferred"
-    return Plan(mode, *_dtypes(cfg, batch), parts, mem)
+    return Plan(mode, *_dtypes(cfg), parts, mem)
 
 
 @dataclass
@@ -531,15 +530,25 @@ def _delta(pre, pg, vfb, dtype, parallel: bool):
     return out.T.astype(ITYPE)
 
 
+def _delta_dtype(vfb, corr_max: int):
+    """int32 when this batch provably fits: ``|Delta[h, i]| <= sum_b |v_fb[b, h]| * T_corr_max``
+    (eq. 3.17 with every weight trace at its bound, ``NetConfig.hidden_corr_max``)."""
+    bound = int(np.abs(as_int(vfb)).sum(axis=0).max(initial=0)) * corr_max
+    return np.int32 if bound <= _INT31 else np.int64
+
+
 def deltas_fast(ff: FastForward, vfb_output, vfb_hidden, cfg: NetConfig | None = None):
     """Eq. 3.17 for both layers from the recorded history (deferred form, module docstring).
 
-    With ``cfg`` the accumulators are int32 where ``batch * cfg.delta_sample_max`` fits 31 bits.
+    With ``cfg`` the accumulators of a layer are int32 when the batch's feedback voltages prove
+    31 bits enough (:func:`_delta_dtype`), int64 otherwise.
     """
-    bsz = ff.counts.shape[0]
-    dt = np.int32 if cfg is not None and bsz * cfg.delta_sample_max <= _INT31 else np.int64
-    return (_delta(ff.pre_hidden, ff.pg_hidden, vfb_hidden, dt, True),
-            _delta(ff.pre_output, ff.pg_output, vfb_output, dt, False))
+    dt_h = dt_o = np.int64
+    if cfg is not None:
+        dt_h = _delta_dtype(vfb_hidden, cfg.hidden_corr_max)
+        dt_o = _delta_dtype(vfb_output, cfg.output_corr_max)
+    return (_delta(ff.pre_hidden, ff.pg_hidden, vfb_hidden, dt_h, True),
+            _delta(ff.pre_output, ff.pg_output, vfb_output, dt_o, False))
 
 
 def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):

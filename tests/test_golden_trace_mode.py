@@ -1,0 +1,41 @@
+"""The trace mode end to end: ``intsnn train --trace-mode`` changes how the golden model computes,
+never what (same weights), and the comparison benchmark's peers agree bit for bit."""
+
+import numpy as np
+
+from intsnn.sw.bench import dense_ops, memory_table
+from intsnn.sw.bench_peers import make_peers
+from intsnn.sw.cli import main
+from intsnn.golden.config import preset
+
+
+def test_train_trace_modes_give_identical_weights(tmp_path, monkeypatch):
+    monkeypatch.delenv("INTSNN_DATA", raising=False)
+    w = {}
+    for mode in ("online", "deferred"):
+        out = tmp_path / mode
+        assert main(["train", "--preset", "shd-rsnn", "--epochs", "1", "--train-limit", "48",
+                     "--test-limit", "16", "--batch-size", "16", "--quiet", "--trace-mode", mode,
+                     "--out", str(out)]) == 0
+        w[mode] = np.load(out / "weights.npz")
+    for k in ("hidden_shadow", "output_shadow"):
+        np.testing.assert_array_equal(w["online"][k], w["deferred"][k])
+
+
+def test_bench_peers_agree_and_ops_are_counted():
+    cfg = preset("shd-rsnn", n_out=10, n_hidden=24, batch_size=8)
+    peers = make_peers(cfg, 0, ["golden-1t", "golden-2t", "plain-numpy"])
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        x = rng.integers(0, 6, (8, cfg.timesteps, cfg.n_in)) * (rng.random((8, 10, 175)) < .4)
+        y = rng.integers(0, 10, 8)
+        for p in peers:
+            p.step(x, y)
+    for p in peers[:2]:
+        np.testing.assert_array_equal(p.weights().hidden, peers[2].weights().hidden)
+    # T (I H + H H + H O) forward + T (I H + H O) traces + (I H + H O) deltas
+    ih, ho, hh = 175 * 24, 24 * 10, 24 * 24
+    assert dense_ops(cfg) == 10 * (ih + hh + ho) + 10 * (ih + ho) + ih + ho
+    t = memory_table([{"preset": "p", "timesteps": [10], "peak_mb": {
+        "online": {"10": 1.0}, "deferred": {"10": 2.0}, "plain-numpy": {}}}], {"p": {"10": 3.5}})
+    assert t.splitlines()[-1] == "| p | 10 | 1.0 | 2.0 | - | 3.5 |"
