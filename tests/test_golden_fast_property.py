@@ -98,6 +98,26 @@ def check_fast_equals_reference(case):
         fast.set_threads(saved)
 
 
+@pytest.mark.parametrize("arch,mode,loss,source", [
+    ("snn", "direct", "standard", "pre_reset"), ("rsnn", "direct", "standard", "pre_reset"),
+    ("rsnn", "direct", "standard", "post_reset"), ("snn", "final", "standard", "pre_reset"),
+    ("snn", "feedback", "standard", "pre_reset"), ("rsnn", "feedback", "random", "pre_reset"),
+    ("rsnn", "feedback", "random", "post_reset"), ("snn", "direct", "positive", "pre_reset")])
+def test_fast_equals_reference_on_fixed_cases(arch, mode, loss, source):
+    # 16-bit input counts (>= 32768) in the second trial; 20 samples: two chunks on two threads
+    rng = np.random.default_rng(7)
+    for trial in range(3):
+        cfg = NetConfig(arch=arch, n_in=7, n_hidden=6, n_out=3, timesteps=5,
+                        input_bits=[3, 16, 1][trial], hidden=LayerParams(40, 60, 3, None),
+                        output=LayerParams(30, 50, 1, 4), alpha=16, clip=300, shadow_bits=12,
+                        inference_bits=[8, 12, 5][trial], batch_size=20, rec_shift=3,
+                        rec_source=source, voltage_bits=40 if arch == "rsnn" else None,
+                        error_mode=mode, loss=loss, soft_error_start=1)
+        shape = (20, cfg.timesteps, cfg.n_in)
+        x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < 0.6)
+        check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2))
+
+
 @QUICK
 @given(cases())
 def test_fast_equals_reference_on_random_configurations(case):

@@ -39,3 +39,26 @@ def test_bench_peers_agree_and_ops_are_counted():
     t = memory_table([{"preset": "p", "timesteps": [10], "peak_mb": {
         "online": {"10": 1.0}, "deferred": {"10": 2.0}, "plain-numpy": {}}}], {"p": {"10": 3.5}})
     assert t.splitlines()[-1] == "| p | 10 | 1.0 | 2.0 | - | 3.5 |"
+
+
+def test_kernels_work_in_a_forked_child_after_threads_ran():
+    import multiprocessing as mp
+
+    from intsnn.golden import fast
+    cfg = preset("mnist-snn", n_hidden=8, batch_size=40)
+    x = (np.random.default_rng(0).random((40, 20, 784)) < 0.1).astype(np.uint8)
+    saved = fast.get_threads()
+    fast.set_threads(2)
+    try:
+        want = fast.forward_fast(cfg, make_peers(cfg, 0, ["plain-numpy"])[0].weights(), x).counts
+        with mp.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_counts_in_child, (cfg, x)).get(timeout=120)
+    finally:
+        fast.set_threads(saved)
+    np.testing.assert_array_equal(got, want)
+
+
+def _counts_in_child(cfg, x):
+    from intsnn.golden import fast
+    from intsnn.golden.init import init_weights
+    return fast.forward_fast(cfg, init_weights(cfg, 0), x).counts

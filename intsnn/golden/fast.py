@@ -90,6 +90,15 @@ def set_threads(n: int) -> None:
     _threads = n
 
 
+def _forget_pool() -> None:
+    # a forked child inherits the pool object but not its threads: start a new one there
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def get_threads() -> int:
     """The number of threads the kernels use (:func:`set_threads`)."""
     return _threads
@@ -230,6 +239,28 @@ if HAVE_NUMBA:
         return n
 
     @njit(cache=True, nogil=True)
+    def _corr_add(pre, pg, corr, seen, idx):
+        """Eq. 3.5 per synapse, ``corr[i, h] += pre[i] * pg[h]``, for the non-zero ``pre[i]``;
+        ``seen[i]`` marks the rows that may be non-zero."""
+        for m in range(_nonzero(pre, idx)):
+            i = idx[m]
+            p = pre[i]
+            seen[i] = 1
+            for h in range(pg.shape[0]):
+                corr[i, h] += p * pg[h]
+
+    @njit(cache=True, nogil=True)
+    def _corr_flush(seen, corr, vfb, delta, idx):
+        """End of a sample: ``delta[i, h] += vfb[h] * corr[i, h]`` (eq. 3.17) over the rows
+        ``seen`` marks (the others are 0), and clear them for the next sample."""
+        for m in range(_nonzero(seen, idx)):
+            i = idx[m]
+            for h in range(vfb.shape[0]):
+                delta[i, h] += vfb[h] * corr[i, h]
+                corr[i, h] = 0
+            seen[i] = 0
+
+    @njit(cache=True, nogil=True)
     def _error(counts, label, noise, t, prm, e):
         """Eqs. 3.6-3.8 for one sample into ``e`` (O,): ``(count*alpha) >> log2T - onehot``."""
         for o in range(e.shape[0]):
@@ -354,18 +385,8 @@ if HAVE_NUMBA:
                 elif mode == _ONLINE:
                     # ---- eq. 3.5 per synapse: T_corr[i, h] += T_pre[i] * pg[h]
                     for k in range(nc):
-                        for m in range(_nonzero(tr_h[k], idx)):
-                            i = idx[m]
-                            p = tr_h[k, i]
-                            seen_h[k, i] = 1
-                            for h in range(nh):
-                                corr_h[part, k, i, h] += p * pg[k, h]
-                        for m in range(_nonzero(tr_o[k], idx)):
-                            h = idx[m]
-                            p = tr_o[k, h]
-                            seen_o[k, h] = 1
-                            for o in range(no):
-                                corr_o[part, k, h, o] += p * pg_o[k, o]
+                        _corr_add(tr_h[k], pg[k], corr_h[part, k], seen_h[k], idx)
+                        _corr_add(tr_o[k], pg_o[k], corr_o[part, k], seen_o[k], idx)
                         if err == 2 and t >= soft_start:
                             # Feedback: the error of the counts so far drives the neurons
                             b = b0 + k
@@ -394,19 +415,8 @@ if HAVE_NUMBA:
                     for o in range(no):
                         s += np.int64(wq_o_t[h, o]) * e[o]
                     vfb_h[h] = s
-                # only the synapses whose trace was ever non-zero (the others are 0)
-                for m in range(_nonzero(seen_h[k], idx)):
-                    i = idx[m]
-                    for h in range(nh):
-                        d_h[part, i, h] += vfb_h[h] * corr_h[part, k, i, h]
-                        corr_h[part, k, i, h] = 0
-                    seen_h[k, i] = 0
-                for m in range(_nonzero(seen_o[k], idx)):
-                    h = idx[m]
-                    for o in range(no):
-                        d_o[part, h, o] += e[o] * corr_o[part, k, h, o]
-                        corr_o[part, k, h, o] = 0
-                    seen_o[k, h] = 0
+                _corr_flush(seen_h[k], corr_h[part, k], vfb_h, d_h[part], idx)
+                _corr_flush(seen_o[k], corr_o[part, k], e, d_o[part], idx)
 
     @njit(cache=True, nogil=True)
     def _delta_kernel(pre, g, out, part, n_parts):
