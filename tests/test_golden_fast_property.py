@@ -22,17 +22,17 @@ eq = np.testing.assert_array_equal
 # every run, so CI time is stable; the slow profile explores new ones each time.
 QUICK = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-THOROUGH = settings(QUICK, max_examples=600, derandomize=False)
+THOROUGH = settings(QUICK, max_examples=3000, derandomize=False)
 
 
 @st.composite
-def cases(draw):
+def cases(draw, max_in=12, max_hidden=20, max_t=12, max_batch=40):
     """A valid :class:`NetConfig`, a batch of inputs and labels, and the kernels' thread count."""
     arch = draw(st.sampled_from(["snn", "rsnn"]))
     s = draw(st.integers(8, 16))
     q = draw(st.integers(2, s))
     ib = draw(st.integers(1, 16))
-    t = draw(st.integers(1, 12))
+    t = draw(st.integers(1, max_t))
 
     def level(top):  # a threshold/window on a log scale up to 2**top
         return draw(st.integers(0, 1 << draw(st.integers(0, top))))
@@ -48,12 +48,12 @@ def cases(draw):
     vb = draw(st.integers(need, 48)) if arch == "rsnn" else draw(
         st.one_of(st.none(), st.integers(need, 40)))  # an SNN may saturate too
     kw = dict(
-        arch=arch, n_in=draw(st.integers(1, 12)), n_hidden=draw(st.integers(1, 20)),
+        arch=arch, n_in=draw(st.integers(1, max_in)), n_hidden=draw(st.integers(1, max_hidden)),
         n_out=draw(st.integers(2, 5)), timesteps=t, beta_shift=draw(st.integers(1, 4)),
         input_bits=ib, hidden=hidden, output=output, alpha=draw(st.integers(1, 256)),
         clip=draw(st.integers(1, (1 << (s - 1)) - 1)), shadow_bits=s, inference_bits=q,
         init_bits=draw(st.one_of(st.none(), st.integers(2, s))),
-        batch_size=draw(st.integers(1, 40)), rec_shift=draw(st.integers(0, 24)),
+        batch_size=draw(st.integers(1, max_batch)), rec_shift=draw(st.integers(0, 24)),
         rec_source=draw(st.sampled_from(["pre_reset", "post_reset"])), voltage_bits=vb,
         error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
         loss=draw(st.sampled_from(["standard", "positive", "random"])),
@@ -126,7 +126,7 @@ def test_fast_equals_reference_on_random_configurations(case):
 
 @pytest.mark.slow
 @THOROUGH
-@given(cases())
+@given(cases(max_in=48, max_hidden=48, max_t=24, max_batch=70))
 def test_fast_equals_reference_on_many_random_configurations(case):
     check_fast_equals_reference(case)
 

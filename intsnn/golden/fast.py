@@ -176,14 +176,15 @@ def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
     """Bytes of trace state each mode needs for a batch of ``batch`` samples.
 
     Deferred: the recorded history, ``B*T*(I + H)`` presynaptic traces and ``B*T*(H + 2 O)``
-    pseudo-gradient and spike bytes.  Online: per part, ``min(ONLINE_CHUNK, B)`` per-synapse
+    pseudo-gradient and spike bytes, and the two ``B*T*H`` feedback-times-pseudo-gradient arrays
+    of the delta (int64 at most).  Online: per part, ``min(ONLINE_CHUNK, B)`` per-synapse
     weight traces ``I*H + H*O`` and int64 delta accumulators ``I*H + H*O``; no term in T.
     """
     parts = _parts(batch) if parts is None else parts
     _, trace, corr = _dtypes(cfg)
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
     syn = I * H + H * O
-    deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O))
+    deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O) + 2 * 8 * H)
     online = parts * syn * (min(ONLINE_CHUNK, batch) * np.dtype(corr).itemsize + 8)
     return {"deferred": deferred, "online": online}
 

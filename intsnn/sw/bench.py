@@ -316,8 +316,8 @@ def plot_memory(mem: list[dict], bptt: dict, path: Path) -> None:
 
 
 def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
     os.replace(tmp, path)
 
