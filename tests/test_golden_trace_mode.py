@@ -62,3 +62,13 @@ def _counts_in_child(cfg, x):
     from intsnn.golden import fast
     from intsnn.golden.init import init_weights
     return fast.forward_fast(cfg, init_weights(cfg, 0), x).counts
+
+
+def test_bench_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):
+    from intsnn.sw.bench import main as bench_main
+    f = tmp_path / "file"
+    f.write_text("")
+    assert bench_main(["--compare", "--data-dir", str(tmp_path / "nodata"),
+                       "--out-dir", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "--out-dir" in err and "not a folder" in err and len(err.strip().splitlines()) == 1

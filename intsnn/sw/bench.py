@@ -30,7 +30,6 @@ import json
 import os
 import resource
 import statistics
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -42,7 +41,9 @@ from ..golden import fast
 from ..golden.config import NetConfig
 from ..golden.model import IntSNN
 from .bench_peers import make_peers
+from .command import run_command
 from .encoding import rate_encode
+from .outputs import atomic_path, check_out_dir, check_out_file, write_json
 from .train import encode, load_data, make_config
 
 __all__ = ["bench_epoch", "compare", "memory_vs_t", "profile_epoch", "dense_ops", "main"]
@@ -309,26 +310,9 @@ def plot_memory(mem: list[dict], bptt: dict, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
-def _check_out_dir(d: Path) -> None:
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=d):
-            pass
-    except OSError as e:
-        raise SystemExit(f"bench: cannot write to {str(d)!r}: {e.strerror or e}")
 
 
 def main(argv=None) -> int:
@@ -348,12 +332,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="default mode: kernel threads (default: all cores)")
     a = ap.parse_args(argv)
-    if a.compare:
-        return _main_compare(a)
+    return run_command("python -m intsnn.sw.bench",
+                       lambda: _main_compare(a) if a.compare else _main_epochs(a))
+
+
+def _main_epochs(a) -> int:
     if a.threads is not None:
         fast.set_threads(a.threads)
     if a.json:
-        _check_out_dir(Path(a.json).resolve().parent)
+        check_out_file(a.json, "--json")
     results = []
     mn = load_data("mnist-snn", "train", a.data_dir)
     results.append(bench_epoch("mnist-snn", mn, len(mn.y), a.repeats))
@@ -368,17 +355,16 @@ def main(argv=None) -> int:
               f"{r['samples_per_second']:10.0f}  [{runs}]")
     print(f"peak memory {peak:.0f} MB")
     if a.json:
-        _write_json(Path(a.json), {"results": results, "peak_memory_mb": peak})
+        write_json(a.json, {"results": results, "peak_memory_mb": peak})
     return 0
 
 
 def _main_compare(a) -> int:
-    out_dir = Path(a.out_dir)
-    _check_out_dir(out_dir)
+    out_dir = check_out_dir(a.out_dir, "--out-dir")
     workloads = [w for w in a.workloads.split(",") if w]
     for w in workloads:
         if w not in WORKLOADS:
-            raise SystemExit(f"bench: unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+            raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     peers = [p for p in a.peers.split(",") if p]
     cmp = [compare(w, a.data_dir, peers) for w in workloads]
     print(compare_table(cmp))
@@ -396,12 +382,12 @@ def _main_compare(a) -> int:
     result = {"compare": cmp, "profile": prof,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
               "cores": os.cpu_count()}
-    _write_json(out_dir / "bench-compare.json", result)
+    write_json(out_dir / "bench-compare.json", result)
     ts = [int(t) for t in a.memory_t.split(",") if t]
     if ts:
         mem = [memory_vs_t(w, ts) for w in workloads]
         bptt = _bptt(out_dir)
-        _write_json(out_dir / "memory-vs-t.json", {"memory_vs_t": mem, "bptt": bptt})
+        write_json(out_dir / "memory-vs-t.json", {"memory_vs_t": mem, "bptt": bptt})
         print(memory_table(mem, bptt))
         plot_memory(mem, bptt, out_dir / "memory-vs-t.png")
     return 0
