@@ -504,7 +504,7 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
                 "pg_o": np.zeros((bsz, nt, O), np.int8),
                 "pre_o": np.zeros((bsz, nt, H), pl.trace)}
     elif mode == _ONLINE:
-        ch = min(ONLINE_CHUNK, bsz)
+        ch = max(1, min(ONLINE_CHUNK, bsz))
         corr_h = np.zeros((pl.parts, ch, I, H), pl.corr)
         corr_o = np.zeros((pl.parts, ch, H, O), pl.corr)
         d_h = np.zeros((pl.parts, I, H), np.int64)
