@@ -19,7 +19,7 @@ configurations, ``tests/test_golden_fast_property.py``).
   (``T_corr[i, h] += T_pre[i] * pg[h]``, for non-zero ``T_pre`` only) while it runs; at its end
   the error and feedback voltages are computed in the kernel (eqs. 3.6-3.16) and
   ``v_fb * T_corr`` is added to the batch delta.  No time history is stored: the memory is
-  ``parts * (CHUNK * I * H)`` traces plus ``parts * I * H`` accumulators, independent of T
+  ``parts * ONLINE_CHUNK * I * H`` traces plus ``parts * I * H`` accumulators, independent of T
   (and of the batch size).
 
   ``"deferred"``: the pseudo-gradients and presynaptic traces of every step are recorded and the
@@ -49,7 +49,6 @@ from .init import Weights
 from .ops import ITYPE, as_int
 
 try:  # numba is a core dependency, but keep the golden model importable without it
-    import numba
     from numba import njit
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
@@ -105,15 +104,17 @@ def get_threads() -> int:
 
 
 def _in_parts(fn, n_parts: int, *args) -> None:
-    """``fn(*args, part, n_parts)`` for every part, on the pool when there is more than one."""
+    """``fn(*args, part, n_parts)`` for every part: part 0 in the calling thread, the others on
+    the pool."""
     global _pool
-    if n_parts == 1:
-        fn(*args, 0, 1)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="intsnn-golden")
-    for f in [_pool.submit(fn, *args, p, n_parts) for p in range(n_parts)]:
-        f.result()
+    if n_parts > 1 and _pool is None:
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="intsnn-golden")
+    futures = [_pool.submit(fn, *args, p, n_parts) for p in range(1, n_parts)]
+    try:
+        fn(*args, 0, n_parts)
+    finally:
+        for f in futures:
+            f.result()
 
 
 def _smallest_int(bound: int):
