@@ -46,7 +46,8 @@ from .encoding import rate_encode
 from .outputs import atomic_path, check_out_dir, check_out_file, write_json
 from .train import encode, load_data, make_config
 
-__all__ = ["bench_epoch", "compare", "memory_vs_t", "profile_epoch", "dense_ops", "main"]
+__all__ = ["bench_epoch", "compare", "memory_vs_t", "profile_epoch", "dense_ops",
+           "second_core_check", "main"]
 
 SHD_TRAIN_SIZE = 8156
 #: The workloads of the comparison (issue 11): preset, training samples (None: all), epochs.
@@ -83,6 +84,37 @@ def dense_ops(cfg: NetConfig) -> int:
     ih, ho, T = cfg.n_in * cfg.n_hidden, cfg.n_hidden * cfg.n_out, cfg.timesteps
     rec = cfg.n_hidden ** 2 if cfg.arch == "rsnn" else 0
     return T * (ih + rec + ho) + T * (ih + ho) + ih + ho
+
+
+def second_core_check(n: int = 100_000_000, rounds: int = 3) -> float:
+    """Speed-up of an embarrassingly parallel integer loop on two threads over one (median of
+    ``rounds``): about 2 when a second core is free, about 1 when the machine has none to give.
+    Recorded beside every 1-vs-2-thread figure, which means nothing without it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from numba import njit, uint64
+
+    @njit(nogil=True, cache=False)
+    def spin(k, seed):  # xorshift64: sequential, cannot be vectorised or folded
+        s, acc = uint64(seed) | uint64(1), uint64(0)
+        for _ in range(k):
+            s ^= s << uint64(13)
+            s ^= s >> uint64(7)
+            s ^= s << uint64(17)
+            acc += s >> uint64(60)
+        return acc
+
+    spin(10, 1)
+    ratios = []
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            spin(n, 1)
+            t1 = time.perf_counter()
+            for f in [pool.submit(spin, n // 2, k + 1) for k in range(2)]:
+                f.result()
+            ratios.append((t1 - t0) / (time.perf_counter() - t1))
+    return statistics.median(ratios)
 
 
 def _load(preset_name: str, data_dir, limit):
@@ -366,7 +398,12 @@ def _main_compare(a) -> int:
         if w not in WORKLOADS:
             raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     peers = [p for p in a.peers.split(",") if p]
+    core_check = [second_core_check()]
     cmp = [compare(w, a.data_dir, peers) for w in workloads]
+    core_check.append(second_core_check())
+    print(f"control: an embarrassingly parallel loop ran {core_check[0]:.2f}x / "
+          f"{core_check[1]:.2f}x faster on 2 threads than on 1 (before / after the timing; "
+          "about 2 means a second core was free)")
     print(compare_table(cmp))
     for c in cmp:
         extra = (f"; 2 threads / 1 thread: {c['speedup_2t_over_1t']:.2f}x faster"
@@ -379,7 +416,7 @@ def _main_compare(a) -> int:
         for mode, r in p["profile"].items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in r["share"].items())
             print(f"profile {p['preset']} {mode}: {r['seconds']:.2f} s: {shares}")
-    result = {"compare": cmp, "profile": prof,
+    result = {"compare": cmp, "profile": prof, "second_core_check_before_after": core_check,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
               "cores": os.cpu_count()}
     write_json(out_dir / "bench-compare.json", result)
