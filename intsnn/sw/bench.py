@@ -279,19 +279,23 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
 
 
 def _bptt(out_dir: Path) -> dict:
-    """BPTT peak memory from ``memory-vs-t-bptt.json`` (engineer "baselines"), if present:
-    ``{"<preset>": {"<T>": MB}}`` or ``{"<preset>": {"timesteps": [...], "peak_mb": [...]}}``."""
+    """BPTT peak memory (MB) by preset and T from ``memory-vs-t-bptt.json`` (engineer
+    "baselines"), if present.  Accepted layouts: ``{"<preset>": {"<T>": MB}}``; or one preset's
+    ``{"preset": p, "rows": [{"timesteps": T, "bptt": {"peak_rss_increase_mb": MB}}]}`` (or a
+    list of those)."""
     p = out_dir / BPTT_FILE
     if not p.exists():
         return {}
     d = json.loads(p.read_text())
-    d = d.get("workloads", d)
     res = {}
-    for name, v in d.items():
-        if isinstance(v, dict) and "timesteps" in v and "peak_mb" in v:
-            res[name] = {str(t): float(m) for t, m in zip(v["timesteps"], v["peak_mb"])}
-        elif isinstance(v, dict):
-            res[name] = {str(t): float(m) for t, m in v.items() if str(t).isdigit()}
+    for part in (d if isinstance(d, list) else [d]):
+        if isinstance(part, dict) and "rows" in part and "preset" in part:
+            res[part["preset"]] = {str(r["timesteps"]): float(r["bptt"]["peak_rss_increase_mb"])
+                                   for r in part["rows"] if "bptt" in r}
+            continue
+        for name, v in part.items():
+            if isinstance(v, dict):
+                res[name] = {str(t): float(m) for t, m in v.items() if str(t).isdigit()}
     return res
 
 
