@@ -117,14 +117,6 @@ def _in_parts(fn, n_parts: int, *args) -> None:
             f.result()
 
 
-def _smallest_int(bound: int):
-    """The narrowest of int16/int32/int64 that holds ``[-bound, bound]``."""
-    for dt in (np.int16, np.int32):
-        if bound <= np.iinfo(dt).max:
-            return dt
-    return np.int64
-
-
 @dataclass(frozen=True)
 class Plan:
     """Register types and trace mode of one batch (see :func:`plan`).
@@ -134,7 +126,8 @@ class Plan:
     mode : ``"deferred"`` or ``"online"``.
     acc : dtype of voltages, currents, presynaptic traces and weights in the kernels (int32 when
         proved enough).
-    trace : dtype of the recorded presynaptic-trace history (deferred mode).
+    trace : dtype of the recorded presynaptic-trace history (deferred mode): int16 for inputs
+        of up to 8 bits, int32 above.
     corr : dtype of the per-synapse weight traces (online mode): ``acc`` when
         ``NetConfig.hidden_corr_max`` fits it, else int64.
     parts : samples are split into this many parallel parts (each with its own online traces).
@@ -167,7 +160,11 @@ def _parts(batch: int) -> int:
 def _dtypes(cfg: NetConfig):
     """``(acc, trace, corr)`` register types (see :class:`Plan`)."""
     acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
-    trace = _smallest_int(max(cfg.hidden_trace_max, cfg.output_trace_max))
+    # int16 holds every trace of inputs up to 8 bits (bound 2**9 - 2 at beta_shift 1); wider
+    # inputs take int32 (bound < 2**18), so that the input type decides it: one compiled variant
+    # fewer per register type
+    trace = np.int16 if cfg.input_bits <= 8 else np.int32
+    assert max(cfg.hidden_trace_max, cfg.output_trace_max) <= np.iinfo(trace).max
     corr = np.int32 if (acc == np.int32 and max(cfg.hidden_corr_max, cfg.output_corr_max)
                         <= _INT31) else np.int64
     return acc, trace, corr
