@@ -39,6 +39,7 @@ configurations, ``tests/test_golden_fast_property.py``).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -55,7 +56,8 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "CHUNK", "TRACE_MODES", "Plan", "plan", "trace_memory", "FastForward",
-           "forward_fast", "deltas_fast", "online_deltas", "set_threads", "get_threads"]
+           "forward_fast", "deltas_fast", "online_deltas", "set_threads", "get_threads",
+           "clear_workspace"]
 
 #: Samples that go through a time step together (rows of the RSNN recurrent matrix product).
 CHUNK = 16
@@ -76,6 +78,7 @@ _ERR_CODE = {"direct": 0, "final": 1, "feedback": 2}
 
 _threads = max(1, int(os.environ.get("NUMBA_NUM_THREADS", 0)) or os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
+_workspace = threading.local()
 
 
 def set_threads(n: int) -> None:
@@ -309,6 +312,9 @@ if HAVE_NUMBA:
         seen_h = np.zeros((chunk, ni), np.int8)  # inputs whose trace was ever non-zero
         seen_o = np.zeros((chunk, nh), np.int8)
         idx = np.empty(max(ni, nh, chunk), np.int64)
+        if mode == _ONLINE:
+            d_h[part] = 0
+            d_o[part] = 0
         for ck in range(part, n_chunks, n_parts):
             b0 = ck * chunk
             nc = min(chunk, nb - b0)
@@ -502,20 +508,43 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
                 "pg_o": np.zeros((bsz, nt, O), np.int8),
                 "pre_o": np.zeros((bsz, nt, H), pl.trace)}
     elif mode == _ONLINE:
-        ch = max(1, min(ONLINE_CHUNK, bsz))
-        corr_h = np.zeros((pl.parts, ch, I, H), pl.corr)
-        corr_o = np.zeros((pl.parts, ch, H, O), pl.corr)
-        d_h = np.zeros((pl.parts, I, H), np.int64)
-        d_o = np.zeros((pl.parts, H, O), np.int64)
+        corr_h, corr_o, d_h, d_o = _online_buffers(pl.parts, max(1, min(ONLINE_CHUNK, bsz)),
+                                                   I, H, O, pl.corr)
     if labels is None:
         labels = np.zeros(bsz, ITYPE)
     if noise is None:
         noise = np.zeros((bsz, 1, 1), np.int8)
     wh, wr, wo = _weights(cfg, w, pl.acc)
-    _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg), mode, counts,
-              hist["s_o"], hist["pg_h"], hist["pre_h"], hist["pg_o"], hist["pre_o"],
-              corr_h, corr_o, d_h, d_o)
+    try:
+        _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg), mode, counts,
+                  hist["s_o"], hist["pg_h"], hist["pre_h"], hist["pg_o"], hist["pre_o"],
+                  corr_h, corr_o, d_h, d_o)
+    except BaseException:
+        clear_workspace()  # the traces may be left non-zero
+        raise
     return counts, hist, d_h, d_o
+
+
+def _online_buffers(parts: int, chunk: int, I: int, H: int, O: int, corr):
+    """The online mode's weight traces and delta accumulators, kept per calling thread.
+
+    The kernel leaves the traces zero (each sample clears the rows it touched) and zeroes the
+    accumulators itself, so they are allocated once.  Fresh buffers every batch would have both
+    kernel threads fault in new pages at the same time, which serialises them.
+    """
+    key = (parts, chunk, I, H, O, np.dtype(corr).str)
+    ws = getattr(_workspace, "online", None)
+    if ws is None or ws[0] != key:
+        _workspace.online = None  # free the old buffers first
+        ws = (key, np.zeros((parts, chunk, I, H), corr), np.zeros((parts, chunk, H, O), corr),
+              np.zeros((parts, I, H), np.int64), np.zeros((parts, H, O), np.int64))
+        _workspace.online = ws
+    return ws[1:]
+
+
+def clear_workspace() -> None:
+    """Free the calling thread's reusable online-mode buffers (:func:`_online_buffers`)."""
+    _workspace.online = None
 
 
 def forward_fast(cfg: NetConfig, w: Weights, x, record: bool = True) -> FastForward:
