@@ -6,6 +6,8 @@ trace modes and with one or two threads.
 The default run draws a few dozen configurations (seconds); ``-m slow`` draws hundreds.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -16,6 +18,9 @@ from intsnn.golden.config import LayerParams, NetConfig, bits_signed
 from intsnn.golden.model import IntSNN
 
 pytestmark = pytest.mark.skipif(not fast.HAVE_NUMBA, reason="numba not installed")
+#: The CSNN fast path (engineer "golden-csnn") is checked through the public IntSNN API once it
+#: is in the tree.
+HAVE_CSNN_FAST = importlib.util.find_spec("intsnn.golden.fast_csnn") is not None
 
 eq = np.testing.assert_array_equal
 # The default profile is derandomised: the same configurations (and compiled kernel variants)
@@ -96,6 +101,58 @@ def check_fast_equals_reference(case):
                 eq(u, v)
     finally:
         fast.set_threads(saved)
+
+
+@st.composite
+def csnn_cases(draw):
+    """A small valid CSNN configuration and a batch for it (geometry, precision, error, loss)."""
+    side = draw(st.integers(3, 9))
+    k = draw(st.integers(1, min(side, 5)))
+    stride = draw(st.integers(1, 3))
+    filters = draw(st.integers(1, 4))
+    n = (side - k) // stride + 1
+    s = draw(st.integers(8, 16))
+    q = draw(st.integers(2, s))
+    t = draw(st.integers(1, 6))
+    top = q + 2
+    lvl = [draw(st.integers(0, 1 << draw(st.integers(0, top)))) for _ in range(4)]
+    try:
+        cfg = NetConfig(
+            arch="csnn", image_side=side, conv_kernel=k, conv_stride=stride,
+            conv_filters=filters, n_in=side * side, n_hidden=filters * n * n,
+            n_out=draw(st.integers(2, 4)), timesteps=t, input_bits=draw(st.integers(1, 8)),
+            hidden=LayerParams(lvl[0], max(1, lvl[1]), draw(st.integers(0, 8))),
+            output=LayerParams(lvl[2], max(1, lvl[3]), draw(st.integers(0, 8))),
+            alpha=draw(st.integers(1, 64)), clip=draw(st.integers(1, (1 << (s - 1)) - 1)),
+            shadow_bits=s, inference_bits=q, batch_size=draw(st.integers(1, 6)),
+            error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
+            loss=draw(st.sampled_from(["standard", "positive", "random"])),
+            clip_order=draw(st.sampled_from(["shift_then_clip", "clip_then_shift"])),
+            soft_error_start=draw(st.integers(0, t)))
+    except ValueError:
+        assume(False)
+    seed = draw(st.integers(0, 2 ** 16))
+    rng = np.random.default_rng(seed)
+    shape = (cfg.batch_size, t, cfg.n_in)
+    x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < 0.5)
+    return cfg, seed, x, rng.integers(0, cfg.n_out, cfg.batch_size)
+
+
+@pytest.mark.skipif(not HAVE_CSNN_FAST, reason="the CSNN fast path is not in this tree")
+@settings(QUICK, max_examples=10)
+@given(csnn_cases())
+def test_csnn_fast_equals_reference_through_the_public_api(case):
+    cfg, seed, x, y = case
+    fast_m, ref_m = IntSNN(cfg, seed), IntSNN(cfg, seed, fast=False)
+    assert fast_m.fast
+    for step in range(2):
+        got, want = fast_m.batch_deltas(x, y), ref_m.batch_deltas(x, y)
+        for u, v in zip(got, want):
+            eq(u, v)
+        fast_m.update(*got[:2])
+        ref_m.update(*want[:2])
+    for u, v in zip(fast_m.predict(x), ref_m.predict(x)):
+        eq(u, v)
 
 
 @pytest.mark.parametrize("arch,mode,loss,source", [

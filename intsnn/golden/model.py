@@ -144,7 +144,8 @@ class IntSNN:
             raise ValueError(f"labels must be in 0..{cfg.n_out - 1}")
         bits = loss_rng_bits(cfg, self.seed, self.updates if step is None else step,
                              np.arange(x.shape[0]))
-        if self.fast and plan(cfg, x.shape[0], self.trace_mode).mode == "online":
+        if (self.fast and cfg.arch != "csnn"
+                and plan(cfg, x.shape[0], self.trace_mode).mode == "online"):
             return online_deltas(cfg, self.weights, x, labels, bits)
         if self.fast:
             ff = forward_fast(cfg, self.weights, x)
