@@ -6,7 +6,8 @@ import json
 import numpy as np
 
 from intsnn.golden.config import preset
-from intsnn.sw.bench import _bptt, dense_ops, memory_table
+from intsnn.sw.bench import dense_ops
+from intsnn.sw.bench_memory import bptt_figures, memory_table
 from intsnn.sw.bench_peers import make_peers
 
 
@@ -30,14 +31,14 @@ def test_bench_peers_agree_and_ops_are_counted():
 
 
 def test_bptt_figures_are_read_in_both_layouts(tmp_path):
-    assert _bptt(tmp_path) == {}
+    assert bptt_figures(tmp_path) == {}
     rows = [{"timesteps": 10, "bptt": {"peak_rss_increase_mb": 19.85}},
             {"timesteps": 1000, "bptt": {"peak_rss_increase_mb": 1049.71}}, {"timesteps": 30}]
     (tmp_path / "memory-vs-t-bptt.json").write_text(json.dumps({"preset": "shd-rsnn",
                                                                 "rows": rows}))
-    assert _bptt(tmp_path) == {"shd-rsnn": {"10": 19.85, "1000": 1049.71}}
+    assert bptt_figures(tmp_path) == {"shd-rsnn": {"10": 19.85, "1000": 1049.71}}
     (tmp_path / "memory-vs-t-bptt.json").write_text(json.dumps({"mnist-snn": {"20": 3}}))
-    assert _bptt(tmp_path) == {"mnist-snn": {"20": 3.0}}
+    assert bptt_figures(tmp_path) == {"mnist-snn": {"20": 3.0}}
 
 
 def test_bench_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):

@@ -26,13 +26,10 @@ tracing starts and not counted; numba's small per-thread kernel state is not see
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
 import time
-import tracemalloc
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -40,21 +37,19 @@ from tqdm import tqdm
 from ..golden import fast
 from ..golden.config import NetConfig
 from ..golden.model import IntSNN
+from .bench_memory import (MEMORY_T, bptt_figures, memory_table, memory_vs_t, plot_memory,
+                           step_memory)
 from .bench_peers import make_peers
 from .command import run_command
-from .encoding import rate_encode
-from .outputs import atomic_path, check_out_dir, check_out_file, write_json
+from .outputs import check_out_dir, check_out_file, write_json
 from .train import encode, load_data, make_config
 
-__all__ = ["bench_epoch", "compare", "memory_vs_t", "profile_epoch", "dense_ops",
-           "second_core_check", "main"]
+__all__ = ["bench_epoch", "compare", "profile_epoch", "dense_ops", "second_core_check", "main"]
 
 SHD_TRAIN_SIZE = 8156
 #: The workloads of the comparison (issue 11): preset, training samples (None: all), epochs.
 WORKLOADS = {"mnist-snn": (10_000, 1), "shd-rsnn": (None, 3)}
-MEMORY_T = (10, 20, 50, 100, 200, 500, 1000)
 PEERS = ("golden-1t", "golden-2t", "plain-numpy", "torch-float")
-BPTT_FILE = "memory-vs-t-bptt.json"
 
 
 def bench_epoch(preset_name: str, data, n_samples: int, repeats: int, seed: int = 0) -> dict:
@@ -133,16 +128,6 @@ def _batches(cfg: NetConfig, data, epochs: int, seed: int):
             yield epoch, perm[s:s + cfg.batch_size]
 
 
-def _step_memory(step) -> int:
-    fast.clear_workspace()  # the online buffers are kept between batches: count them
-    tracemalloc.start()
-    try:
-        step()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
             progress: bool = True, rounds: int = 1) -> dict:
     """Time the peers on one workload of :data:`WORKLOADS` (see module docstring), ``rounds``
@@ -182,7 +167,7 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
     ops = dense_ops(cfg)
     res = {}
     for p in peers:
-        mem = _step_memory(lambda: p.step(x, y))
+        mem = step_memory(lambda: p.step(x, y))
         res[p.name] = {"seconds": secs[p.name], "samples_per_second": n_samples / secs[p.name],
                        "dense_ops_per_second": ops * n_samples / secs[p.name],
                        "step_peak_mb": mem / 2 ** 20,
@@ -199,44 +184,6 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
     if "golden-1t" in res and "golden-2t" in res:
         out["speedup_2t_over_1t"] = res["golden-1t"]["seconds"] / res["golden-2t"]["seconds"]
     return out
-
-
-def _memory_input(cfg: NetConfig, rng) -> np.ndarray:
-    """A batch with the workload's input statistics (MNIST: rate-coded images; SHD: counts)."""
-    shape = (cfg.batch_size, cfg.timesteps, cfg.n_in)
-    if cfg.input_bits == 1:
-        img = rng.integers(0, 256, (cfg.batch_size, cfg.n_in), dtype=np.uint8)
-        img[rng.random(img.shape) < 0.8] = 0
-        return rate_encode(img, cfg.timesteps, 0, 0, np.arange(cfg.batch_size))
-    x = rng.integers(0, 9, shape).astype(np.uint8)
-    x[rng.random(shape) < 0.65] = 0
-    return x
-
-
-def memory_vs_t(preset_name: str, ts=MEMORY_T, n_classes: int = 10, plain_max_t: int = 1000,
-                progress: bool = True) -> dict:
-    """tracemalloc peak (MB) of one golden training step per trace mode, and of the plain numpy
-    step, for each T (batch 128, one thread; synthetic inputs with the workload's statistics)."""
-    rng = np.random.default_rng(0)
-    saved = fast.get_threads()
-    fast.set_threads(1)
-    table = {"online": {}, "deferred": {}, "plain-numpy": {}}
-    try:
-        for t in tqdm(ts, desc=f"memory {preset_name}", disable=not progress, leave=False):
-            cfg = make_config(preset_name, n_classes, timesteps=t)
-            x = _memory_input(cfg, rng)
-            y = rng.integers(0, cfg.n_out, cfg.batch_size)
-            for mode in ("online", "deferred"):
-                m = IntSNN(cfg, 0, trace_mode=mode)
-                m.batch_deltas(x[:2], y[:2])  # compile outside the measurement
-                table[mode][t] = _step_memory(lambda: m.batch_deltas(x, y)) / 2 ** 20
-            if t <= plain_max_t:
-                m = IntSNN(cfg, 0, fast=False)
-                table["plain-numpy"][t] = _step_memory(lambda: m.batch_deltas(x, y)) / 2 ** 20
-    finally:
-        fast.set_threads(saved)
-    return {"preset": preset_name, "batch_size": 128, "timesteps": list(ts),
-            "peak_mb": {k: {str(t): v for t, v in d.items()} for k, d in table.items()}}
 
 
 def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
@@ -283,42 +230,6 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
     return {"preset": preset_name, "samples": len(data.y), "profile": out}
 
 
-def _bptt(out_dir: Path) -> dict:
-    """BPTT peak memory (MB) by preset and T from ``memory-vs-t-bptt.json`` (engineer
-    "baselines"), if present.  Accepted layouts: ``{"<preset>": {"<T>": MB}}``; or one preset's
-    ``{"preset": p, "rows": [{"timesteps": T, "bptt": {"peak_rss_increase_mb": MB}}]}`` (or a
-    list of those)."""
-    p = out_dir / BPTT_FILE
-    if not p.exists():
-        return {}
-    d = json.loads(p.read_text())
-    res = {}
-    for part in (d if isinstance(d, list) else [d]):
-        if isinstance(part, dict) and "rows" in part and "preset" in part:
-            res[part["preset"]] = {str(r["timesteps"]): float(r["bptt"]["peak_rss_increase_mb"])
-                                   for r in part["rows"] if "bptt" in r}
-            continue
-        for name, v in part.items():
-            if isinstance(v, dict):
-                res[name] = {str(t): float(m) for t, m in v.items() if str(t).isdigit()}
-    return res
-
-
-def memory_table(mem: list[dict], bptt: dict) -> str:
-    rows = ["| workload | T | online (MB) | deferred (MB) | plain numpy (MB) | BPTT (MB) |",
-            "|---|---|---|---|---|---|"]
-    for m in mem:
-        pk = m["peak_mb"]
-        for t in m["timesteps"]:
-            t = str(t)
-            cell = [f"{pk[k][t]:.1f}" if t in pk[k] else "-" for k in ("online", "deferred",
-                                                                        "plain-numpy")]
-            b = bptt.get(m["preset"], {}).get(t)
-            rows.append(f"| {m['preset']} | {t} | " + " | ".join(cell)
-                        + f" | {'-' if b is None else f'{b:.1f}'} |")
-    return "\n".join(rows)
-
-
 def compare_table(cmp: list[dict]) -> str:
     rows = ["| workload | peer | time (s) | / plain numpy | samples/s | dense Gop/s | step peak "
             "(MB) |", "|---|---|---|---|---|---|---|"]
@@ -330,30 +241,6 @@ def compare_table(cmp: list[dict]) -> str:
                         f"{r['samples_per_second']:.0f} | {r['dense_ops_per_second'] / 1e9:.2f} "
                         f"| {r['step_peak_mb']:.1f} |")
     return "\n".join(rows)
-
-
-def plot_memory(mem: list[dict], bptt: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(mem), figsize=(5 * len(mem), 4), squeeze=False)
-    for ax, m in zip(axes[0], mem):
-        series = dict(m["peak_mb"])
-        if m["preset"] in bptt:
-            series["BPTT"] = bptt[m["preset"]]
-        for name, d in series.items():
-            ts = sorted(int(t) for t in d)
-            if ts:
-                ax.plot(ts, [d[str(t)] for t in ts], marker="o", label=name)
-        ax.set(xscale="log", yscale="log", xlabel="time steps T",
-               ylabel="peak memory of one training step (MB)", title=f"{m['preset']}, B = 128")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -436,7 +323,7 @@ def _main_compare(a) -> int:
     ts = [int(t) for t in a.memory_t.split(",") if t]
     if ts:
         mem = [memory_vs_t(w, ts) for w in workloads]
-        bptt = _bptt(out_dir)
+        bptt = bptt_figures(out_dir)
         write_json(out_dir / "memory-vs-t.json", {"memory_vs_t": mem, "bptt": bptt})
         print(memory_table(mem, bptt))
         plot_memory(mem, bptt, out_dir / "memory-vs-t.png")
