@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rec-shift", type=int, default=None, help="RSNN: B16(V) = V >> rec_shift")
     t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
                    help="RSNN: the voltage of the previous step that feeds B16")
+    t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
+                   help="how the golden model evaluates the weight update (same results): "
+                        "online keeps per-synapse traces (memory independent of T), deferred "
+                        "records every step's traces, auto takes the smaller")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--out", required=True)
@@ -97,7 +101,7 @@ def _train(a) -> int:
         over["rec_source"] = a.rec_source
     m = train(a.preset, a.out, a.data_dir, a.epochs, a.train_limit, a.test_limit, a.batch_size,
               a.seed, a.shadow_bits, a.inference_bits, a.error, a.loss,
-              resume=not a.no_resume, progress=not a.quiet, **over)
+              resume=not a.no_resume, progress=not a.quiet, trace_mode=a.trace_mode, **over)
     print(summary_table(m))
     print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
     return 0

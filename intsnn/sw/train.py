@@ -96,9 +96,11 @@ def make_config(preset_name: str, n_classes: int, shadow_bits=16, inference_bits
 def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int = 1,
           train_limit=None, test_limit=None, batch_size=None, seed: int = 0,
           shadow_bits: int = 16, inference_bits: int = 8, error=None, loss=None,
-          resume: bool = True, progress: bool = True, **overrides) -> dict:
+          resume: bool = True, progress: bool = True, trace_mode: str = "auto",
+          **overrides) -> dict:
     """Train ``preset_name`` and write ``out/metrics.json``, ``out/weights.npz`` and a checkpoint.
 
+    ``trace_mode`` is :class:`~intsnn.golden.model.IntSNN`'s (results do not depend on it).
     Returns the metrics dictionary.
     """
     if preset_name not in DATASET_OF:
@@ -113,7 +115,7 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
         preset_name] == "mnist" else None
     cfg = make_config(preset_name, int(train_d.meta["n_classes"]), shadow_bits, inference_bits,
                       batch_size, error, loss, **overrides)
-    model = IntSNN(cfg, seed)
+    model = IntSNN(cfg, seed, trace_mode=trace_mode)
     history: list[dict] = []
     start_epoch = 0
     ckpt = out / "checkpoint.npz"
