@@ -54,9 +54,12 @@ class RunSpec:
             object.__setattr__(self, "inference_bits", 0)
             object.__setattr__(self, "loss", None)
             object.__setattr__(self, "headroom", None)
-            if self.method == "bptt":
-                object.__setattr__(self, "error", None)
+            object.__setattr__(self, "error",
+                               None if self.method == "bptt" else self.error or "feedback")
         else:
+            # the defaults spelled out, so that a default and its name are one run
+            object.__setattr__(self, "error", self.error or "direct")
+            object.__setattr__(self, "loss", self.loss or "standard")
             # validates the precision and headroom now, not in a worker an hour later
             preset(self.preset, self.shadow_bits, self.inference_bits, headroom=self.headroom)
 
@@ -69,10 +72,10 @@ class RunSpec:
         parts = [self.method, self.preset]
         if self.method == "integer":
             h = DEFAULT_HEADROOM[self.preset] if self.headroom is None else self.headroom
-            parts += [f"{self.shadow_bits}-{self.inference_bits}", self.error or "direct",
-                      self.loss or "standard", f"h{h}"]
+            parts += [f"{self.shadow_bits}-{self.inference_bits}", self.error, self.loss,
+                      f"h{h}"]
         elif self.method == "fp32-online":
-            parts.append(self.error or "feedback")
+            parts.append(self.error)
         parts += [f"e{self.epochs}", f"s{self.seed}"]
         return "-".join(parts)
 
@@ -89,6 +92,8 @@ class RunSpec:
             from ..baselines.hparams import float_params
             over = {"error_mode": self.error} if self.error else {}
             d["float_params"] = float_params(self.preset, **over).to_dict()
+        if self.headroom is None and self.method == "integer":
+            d["headroom"] = DEFAULT_HEADROOM[self.preset]
         return d
 
     def fingerprint(self) -> str:
