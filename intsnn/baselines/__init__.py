@@ -12,8 +12,8 @@ __all__ = ["METHODS", "TORCH_HINT", "require_torch"]
 #: Float training methods of ``intsnn baseline`` (``integer`` is ``intsnn train``).
 METHODS = ("fp32-online", "bptt")
 
-TORCH_HINT = ("needs the optional torch extra: pip install -e '.[torch]' (torch 2.x CPU and "
-              "spikingjelly; see the README's install section)")
+TORCH_HINT = ("needs the optional torch extra: pip install -e '.[torch]' && pip install "
+              "--no-deps spikingjelly==2.0.0 (see the README's install section)")
 
 
 def require_torch(what: str = "intsnn baseline", spikingjelly: bool = False):

@@ -89,8 +89,10 @@ def _add_extra_commands(sub):
     """Subcommands whose parsers live beside their code (each sets ``run``)."""
     from ..baselines.cli import add_parser as add_baseline
     from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
     add_baseline(sub, PRESET_NAMES)
     add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
 
 
 def _train(a) -> int:
