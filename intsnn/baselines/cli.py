@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from . import METHODS
 
 __all__ = ["add_parser", "run"]
@@ -36,15 +34,15 @@ def add_parser(sub, presets) -> None:
 
 
 def run(a) -> int:
-    from ..sw.train import summary_table
-    try:
+    from ..sw.command import run_command
+
+    def body() -> int:
+        from ..sw.train import summary_table
         from .run import run_baseline
         m = run_baseline(a.method, a.preset, a.out, a.data_dir, a.epochs, a.train_limit,
                          a.test_limit, a.batch_size, a.seed, a.error, resume=not a.no_resume,
                          progress=not a.quiet, trace_mode=a.trace_mode, threads=a.threads)
-    except ImportError as exc:
-        print(f"intsnn baseline: error: {exc}", file=sys.stderr)
-        return 2
-    print(summary_table(m))
-    print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
-    return 0
+        print(summary_table(m))
+        print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
+        return 0
+    return run_command("intsnn baseline", body, resumable=True, errors=(ImportError,))

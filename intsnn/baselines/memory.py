@@ -128,8 +128,8 @@ def main(argv=None) -> int:
             cells.append(f"{s:>26s}")
         print(f"{r['timesteps']:6d} " + " ".join(cells))
     if a.json:
-        from .run import atomic_write_json
-        atomic_write_json(Path(a.json), result)
+        from ..sw.outputs import write_json
+        write_json(Path(a.json), result)
         print(f"wrote {a.json}")
     return 0
 

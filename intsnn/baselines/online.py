@@ -107,7 +107,9 @@ class FloatOnlineSNN:
         """One pass over a batch ``x`` (B, T, n_in); returns counts and, when training, the
         per-layer material of eq. 3.17."""
         torch, cfg, fp = self.torch, self.cfg, self.fp
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        # converted one step at a time: a float copy of the whole (B, T, n_in) input would be
+        # the only allocation that grows with T in the online trace mode
+        x = torch.as_tensor(np.asarray(x))
         b, nt = x.shape[0], cfg.timesteps
         h, o, beta = cfg.n_hidden, cfg.n_out, fp.beta
         hp, op = fp.hidden, fp.output
@@ -129,7 +131,7 @@ class FloatOnlineSNN:
                                   if cfg.arch == "csnn" else torch.zeros(b, h, cfg.n_in)),
                        "corr_o": torch.zeros(b, o, h)}
         for t in range(nt):
-            xt = x[:, t]
+            xt = x[:, t].to(torch.float32)
             cur = self._hidden_current(xt)
             if self.w_rec is not None:
                 cur = cur + v_h @ self.w_rec.T          # eq. 3.23 on the pre-reset V(t-1)

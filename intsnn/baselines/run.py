@@ -9,41 +9,23 @@ resumes with the result of an uninterrupted one.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ..sw.outputs import atomic_path, check_out_dir, run_lock, save_npz, write_json
 from ..sw.train import (DATASET_OF, _meta, _peak_rss_mb, encode, evaluate, load_data,
                         make_config)
 from . import METHODS, require_torch
 from .hparams import float_params
 
-__all__ = ["run_baseline", "STRUCTURE_KEYS", "atomic_write_json"]
+__all__ = ["run_baseline", "STRUCTURE_KEYS"]
 
 #: The integer config fields that describe the network's structure (the rest is integer-only).
 STRUCTURE_KEYS = ("arch", "n_in", "n_hidden", "n_out", "timesteps", "input_bits", "batch_size",
                   "soft_error_start", "conv_kernel", "conv_filters", "conv_stride", "image_side")
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    """Write JSON to ``path`` through a temporary file and an atomic rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
-def _check_writable(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    probe = out / ".write-test"
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"cannot write to {out}: {exc}") from None
 
 
 def _model(method, cfg, fp, seed, trace_mode):
@@ -86,8 +68,15 @@ def run_baseline(method: str, preset_name: str, out, data_dir=None, epochs: int 
     torch = require_torch(f"intsnn baseline --method {method}", spikingjelly=method == "bptt")
     if threads:
         torch.set_num_threads(int(threads))
-    out = Path(out)
-    _check_writable(out)
+    out = check_out_dir(out)
+    with run_lock(out):
+        return _run(method, preset_name, out, data_dir, epochs, train_limit, test_limit,
+                    batch_size, seed, error, resume, progress, trace_mode, torch,
+                    float_overrides)
+
+
+def _run(method, preset_name, out, data_dir, epochs, train_limit, test_limit, batch_size, seed,
+         error, resume, progress, trace_mode, torch, float_overrides) -> dict:
     if error is not None:
         float_overrides["error_mode"] = error
     fp = float_params(preset_name, **float_overrides)
@@ -134,14 +123,11 @@ def run_baseline(method: str, preset_name: str, out, data_dir=None, epochs: int 
         if progress:
             tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in rec.items()))
-        tmp = out / "checkpoint.tmp.pt"
-        torch.save({"ident": ident, "model": model.state_dict(), "history": history,
-                    "epoch": epoch}, tmp)
-        os.replace(tmp, ckpt)
+        with atomic_path(ckpt) as tmp:
+            torch.save({"ident": ident, "model": model.state_dict(), "history": history,
+                        "epoch": epoch}, tmp)
 
-    tmp = out / "weights.tmp.npz"
-    np.savez(tmp, **model.weights())
-    os.replace(tmp, out / "weights.npz")
+    save_npz(out / "weights.npz", **model.weights())
     sps = [h["samples_per_second"] for h in history]
     eps = [h["epoch_seconds"] for h in history]
     metrics = {
@@ -160,7 +146,7 @@ def run_baseline(method: str, preset_name: str, out, data_dir=None, epochs: int 
         "fast_path": False,
         "versions": _versions(torch),
     }
-    atomic_write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 

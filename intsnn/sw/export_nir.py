@@ -30,14 +30,14 @@ the integer golden model, sample by sample.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..golden.config import NetConfig
 from ..golden.init import Weights
+from .command import run_command
+from .outputs import atomic_path, check_out_file, write_json
 
 __all__ = ["to_nir", "load_run", "export_run", "check_against_integer", "add_parser", "run"]
 
@@ -139,11 +139,9 @@ def export_run(run_dir, out, exact_threshold: bool = True) -> Path:
     nir = _require_nir()
     cfg, w, _ = load_run(run_dir)
     graph = to_nir(cfg, w, exact_threshold)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    nir.write(tmp, graph)
-    os.replace(tmp, out)
+    out = check_out_file(out, "--nir")
+    with atomic_path(out) as tmp:
+        nir.write(tmp, graph)
     return out
 
 
@@ -215,12 +213,10 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    try:
-        out = Path(a.nir)
-        if out.exists() and out.is_dir():
-            raise ValueError(f"--nir {out} is a folder; give a file name")
+    def body() -> int:
+        out = check_out_file(a.nir, "--nir")
         if a.json:
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+            check_out_file(a.json, "--json")
         path = export_run(a.run_dir, out, exact_threshold=not a.naive_threshold)
         print(f"wrote {path}")
         if a.check:
@@ -231,10 +227,7 @@ def run(a) -> int:
                   f"predictions agree on {100 * r['prediction_agreement']:.2f} %, spike "
                   f"counts differ on {r['samples_with_different_counts']} samples")
             if a.json:
-                from ..baselines.run import atomic_write_json
-                atomic_write_json(Path(a.json), r)
+                write_json(a.json, r)
                 print(f"wrote {a.json}")
-    except ImportError as exc:
-        print(f"intsnn export: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+    return run_command("intsnn export", body, errors=(ImportError,))

@@ -74,11 +74,16 @@ def specs_from_args(a):
 
 
 def run(a) -> int:
-    from pathlib import Path
+    from ..sw.command import run_command
+    return run_command("intsnn sweep", lambda: _run(a), resumable=True,
+                       errors=(ImportError,))
 
+
+def _run(a) -> int:
+    from ..sw.outputs import check_out_dir
     from .execute import is_done, run_grid
     from .tables import find_runs, write_tables
-    out = Path(a.out)
+    out = check_out_dir(a.out)
     if not a.tables_only:
         if not a.table and not a.preset:
             raise ValueError("give --table and/or --preset (or --tables-only)")
@@ -93,12 +98,8 @@ def run(a) -> int:
             print(f"{len(specs)} runs; the unfinished ones need about {todo / 3600:.1f} "
                   f"core-hours (one core of the project machine; divide by the workers)")
             return 0
-        try:
-            summary = run_grid(specs, out, executor=a.executor, workers=a.workers,
-                               address=a.address, retries=a.retries, progress=not a.quiet)
-        except ImportError as exc:
-            print(f"intsnn sweep: error: {exc}", file=sys.stderr)
-            return 2
+        summary = run_grid(specs, out, executor=a.executor, workers=a.workers,
+                           address=a.address, retries=a.retries, progress=not a.quiet)
         print(f"{len(summary['ran'])} ran, {len(summary['skipped_finished'])} already done, "
               f"{len(summary['failed'])} failed; wrote {out / 'sweep.json'}")
     tables = a.table or list(TABLE_CELLS)

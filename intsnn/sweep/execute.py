@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..baselines.run import atomic_write_json
+from ..sw.outputs import write_json
 from .grid import RunSpec, estimated_seconds
 
 __all__ = ["run_one", "is_done", "run_grid"]
@@ -46,7 +46,7 @@ def run_one(spec_dict: dict, run_dir: str, threads: int | None = 1) -> dict:
     spec = RunSpec(**spec_dict)
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "spec.json", {"fingerprint": spec.fingerprint(),
+    write_json(out / "spec.json", {"fingerprint": spec.fingerprint(),
                                           "spec": spec.resolved()})
     t0 = time.perf_counter()
     common = dict(data_dir=spec.data_dir, epochs=spec.epochs, train_limit=spec.train_limit,
@@ -146,5 +146,5 @@ def run_grid(specs: list[RunSpec], out, *, executor: str = "ray", workers: int |
                "ran": finished, "failed": failed, "executor": executor,
                "workers": workers if executor == "ray" and not address else None,
                "address": address, "wall_seconds": time.perf_counter() - t0}
-    atomic_write_json(out.parent / "sweep.json", summary)
+    write_json(out.parent / "sweep.json", summary)
     return summary

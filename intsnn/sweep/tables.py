@@ -156,7 +156,9 @@ def plot_table(t: dict, out: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    from ..sw.outputs import atomic_path
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out
 
@@ -164,19 +166,15 @@ def plot_table(t: dict, out: Path) -> Path:
 def write_tables(tables: list[str], runs: list[dict], out, headroom=None,
                  plot: bool = True) -> list[Path]:
     """Write ``table-<n>.md``, ``.json`` (and ``.png``) for each table into ``out``."""
-    from ..baselines.run import atomic_write_json
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..sw.outputs import check_out_dir, write_json, write_text
+    out = check_out_dir(out)
     written = []
     for name in tables:
         t = build_table(name, runs, headroom)
         path = {ext: out / f"table-{name}.{ext}" for ext in ("md", "json", "png")}
-        atomic_write_json(path["json"], t)
-        md = path["md"]
-        tmp = md.with_name(md.name + ".tmp")
-        tmp.write_text(table_markdown(t) + "\n")
-        tmp.replace(md)
-        written += [md, path["json"]]
+        write_json(path["json"], t)
+        write_text(path["md"], table_markdown(t) + "\n")
+        written += [path["md"], path["json"]]
         if plot and any(c["ours"] for c in t["cells"]):
             written.append(plot_table(t, path["png"]))
     return written
