@@ -93,3 +93,14 @@ def test_baseline_cli_rejects_bad_input(tmp_path, capsys):
     rc = main(["baseline", "--method", "bptt", "--preset", "shd-snn", "--error", "direct",
                "--quiet", "--out", str(tmp_path)])
     assert rc == 2 and "fp32-online only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bptt_memory_grows_with_t_and_the_online_rule_does_not():
+    pytest.importorskip("spikingjelly")
+    from intsnn.baselines.memory import measure
+    bptt = [measure("bptt", "shd-rsnn", t, 20)["saved_for_backward_mb"] for t in (10, 40)]
+    assert 3.5 < bptt[1] / bptt[0] < 4.5         # saved history linear in T
+    online = [measure("fp32-online:online", "shd-rsnn", t, 20)["peak_rss_increase_mb"]
+              for t in (10, 40)]
+    assert online[1] < 1.5 * online[0] + 8       # no per-step history
