@@ -13,11 +13,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..sw.outputs import atomic_path, check_out_dir, run_lock, save_npz, write_json
-from ..sw.train import (DATASET_OF, _meta, _peak_rss_mb, encode, evaluate, load_data,
-                        make_config)
+from ..sw.train import DATASET_OF, _meta, _peak_rss_mb, load_data, make_config, run_epoch
 from . import METHODS, require_torch
 from .hparams import float_params
 
@@ -101,28 +99,10 @@ def _run(method, preset_name, out, data_dir, epochs, train_limit, test_limit, ba
         if progress:
             print(f"resuming from {ckpt} after epoch {start_epoch}")
 
-    n = len(train_d.y)
     t_run = time.perf_counter()
     for epoch in range(start_epoch, epochs):
-        # the same shuffle and rate coding as intsnn train (sw/train.py)
-        perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
-        correct, t0 = 0, time.perf_counter()
-        for s in tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
-                      disable=not progress, leave=False):
-            rows = perm[s:s + cfg.batch_size]
-            pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
-            correct += int(np.count_nonzero(pred == train_d.y[rows]))
-        train_time = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
-               "samples_per_second": n / train_time}
-        if val_d is not None:
-            rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
-        rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
-        rec["epoch_seconds"] = time.perf_counter() - t0
-        history.append(rec)
-        if progress:
-            tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in rec.items()))
+        # the same shuffle, rate coding and evaluation as intsnn train
+        history.append(run_epoch(model, train_d, val_d, test_d, seed, epoch, epochs, progress))
         with atomic_path(ckpt) as tmp:
             torch.save({"ident": ident, "model": model.state_dict(), "history": history,
                         "epoch": epoch}, tmp)
