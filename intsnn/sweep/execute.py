@@ -93,7 +93,10 @@ def _ray(todo, out, retries, bar, failed, finished, workers, address):
     else:
         ray.init(num_cpus=workers, include_dashboard=False, **kw)
     try:
-        task = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=True)(run_one)
+        # max_calls=1: a fresh worker process per run, so that each run's peak_memory_mb is its
+        # own (ru_maxrss is a per-process high-water mark) and no state leaks between runs
+        task = ray.remote(num_cpus=1, max_calls=1, max_retries=retries,
+                          retry_exceptions=True)(run_one)
         refs = {task.remote(s.to_dict(), str(out / s.folder)): s for s in todo}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
