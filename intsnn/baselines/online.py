@@ -94,7 +94,7 @@ class FloatOnlineSNN:
             return xt @ self.w_hidden.T
         k, side = cfg.conv_kernel, cfg.image_side
         w = self.w_hidden.view(cfg.conv_filters, 1, k, k)
-        img = xt.view(-1, 1, side, side)
+        img = xt.reshape(-1, 1, side, side)
         return torch.nn.functional.conv2d(img, w, stride=cfg.conv_stride).flatten(1)
 
     def _unfold(self, pre):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from pathlib import Path
 
 from ..golden.config import DEFAULT_HEADROOM
@@ -152,7 +153,7 @@ def plot_table(t: dict, out: Path) -> Path:
     if vals:
         ax.set_ylim(max(0, min(vals) - 5), min(100, max(vals) + 2))
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Table {t['table']}", fontsize=9)
+    ax.set_title(textwrap.fill(f"Table {t['table']}: {t['caption']}", 150), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
