@@ -134,6 +134,16 @@ def table_markdown(t: dict) -> str:
     return "\n".join(lines)
 
 
+def _label(c: dict) -> str:
+    """Axis label of a cell: ``MP S-Q`` for the precision grids, else row and column."""
+    spec = c["spec"]
+    if c["column"] == "FP32" and c["row"].endswith("bits"):
+        return "FP32"
+    if c["row"].endswith("bits") and spec.get("method") == "integer":
+        return f"MP {spec['shadow_bits']}-{spec['inference_bits']}"
+    return f"{c['row']}\n{c['column']}"
+
+
 def plot_table(t: dict, out: Path) -> Path:
     """Grouped bars per cell: ours (mean, std error bar) beside the paper's value."""
     import matplotlib
@@ -148,7 +158,7 @@ def plot_table(t: dict, out: Path) -> Path:
         m = [c[key]["mean"] if c[key] else np.nan for c in cells]
         s = [c[key]["std"] if c[key] else 0 for c in cells]
         ax.bar(x + off, m, 0.4, yerr=s, capsize=3, label=label)
-    ax.set_xticks(x, [f"{c['row']}\n{c['column']}" for c in cells], fontsize=7)
+    ax.set_xticks(x, [_label(c) for c in cells], fontsize=7)
     vals = [c[k]["mean"] for c in cells for k in ("ours", "paper") if c[k]]
     if vals:
         ax.set_ylim(max(0, min(vals) - 5), min(100, max(vals) + 2))
