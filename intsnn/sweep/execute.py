@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..sw.outputs import write_json
+from ..sw.progress import bar as progress_bar
 from .grid import RunSpec, estimated_seconds
 
 __all__ = ["run_one", "is_done", "run_grid"]
@@ -138,8 +139,8 @@ def run_grid(specs: list[RunSpec], out, *, executor: str = "ray", workers: int |
                   key=estimated_seconds, reverse=True)
     failed, finished = [], []
     t0 = time.perf_counter()
-    with tqdm(total=len(specs), initial=len(done), desc="runs", unit="run",
-              disable=not progress) as bar:
+    with progress_bar(desc="runs", total=len(specs), initial=len(done), unit="run",
+                      quiet=not progress, leave=True) as bar:
         if todo:
             if executor == "serial":
                 _serial(todo, out, retries, bar, failed, finished)
