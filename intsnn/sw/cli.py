@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rec-shift", type=int, default=None, help="RSNN: B16(V) = V >> rec_shift")
     t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
                    help="RSNN: the voltage of the previous step that feeds B16")
+    t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
+                   help="how the golden model evaluates the weight update (same results): "
+                        "online keeps per-synapse traces (memory independent of T), deferred "
+                        "records every step's traces, auto takes the smaller")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--out", required=True)
@@ -81,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="co-simulate on the embedded real subset and compare")
     d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     d.add_argument("--out", default="runs/demo")
+    _add_extra_commands(sub)
     return ap
+
+
+def _add_extra_commands(sub):
+    """Subcommands whose parsers live beside their code (each sets ``run``)."""
+    from ..baselines.cli import add_parser as add_baseline
+    from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
+    add_baseline(sub, PRESET_NAMES)
+    add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
 
 
 def _train(a) -> int:
@@ -97,7 +112,7 @@ def _train(a) -> int:
         over["rec_source"] = a.rec_source
     m = train(a.preset, a.out, a.data_dir, a.epochs, a.train_limit, a.test_limit, a.batch_size,
               a.seed, a.shadow_bits, a.inference_bits, a.error, a.loss,
-              resume=not a.no_resume, progress=not a.quiet, **over)
+              resume=not a.no_resume, progress=not a.quiet, trace_mode=a.trace_mode, **over)
     print(summary_table(m))
     print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
     return 0
@@ -106,6 +121,8 @@ def _train(a) -> int:
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     try:
+        if hasattr(a, "run"):
+            return a.run(a)
         if a.command == "train":
             return _train(a)
         if a.command == "generate":

@@ -23,7 +23,8 @@ from ..golden.model import IntSNN
 from .datasets import load_split
 from .encoding import rate_encode
 
-__all__ = ["Data", "load_data", "encode", "train", "evaluate", "DATASET_OF", "EVAL_EPOCH"]
+__all__ = ["Data", "load_data", "encode", "train", "run_epoch", "evaluate", "DATASET_OF",
+           "EVAL_EPOCH"]
 
 DATASET_OF = {"mnist-snn": "mnist", "mnist-csnn": "mnist", "shd-snn": "shd", "shd-rsnn": "shd"}
 EVAL_EPOCH = 1 << 20  # fixed rate-coding key for validation/test samples (same every epoch)
@@ -69,6 +70,33 @@ def evaluate(model: IntSNN, data: Data, seed: int, batch: int = 256, desc: str =
     return correct / max(1, n)
 
 
+def run_epoch(model, train_d: Data, val_d: Data | None, test_d: Data, seed: int, epoch: int,
+              epochs: int, progress: bool = True) -> dict:
+    """Train ``model`` (anything with ``cfg``, ``train_batch`` and ``predict``: the integer
+    golden model or a float baseline) for one epoch, then evaluate it; returns the epoch's
+    history record.  The shuffle and the rate coding depend only on ``(seed, epoch)``."""
+    cfg, n = model.cfg, len(train_d.y)
+    perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
+    correct, t0 = 0, time.perf_counter()
+    bar = tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
+               disable=not progress, leave=False)
+    for s in bar:
+        rows = perm[s:s + cfg.batch_size]
+        pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
+        correct += int(np.count_nonzero(pred == train_d.y[rows]))
+    train_time = time.perf_counter() - t0
+    rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
+           "samples_per_second": n / train_time}
+    if val_d is not None:
+        rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
+    rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
+    rec["epoch_seconds"] = time.perf_counter() - t0
+    if progress:
+        tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in rec.items()))
+    return rec
+
+
 def _save_weights(path: Path, model: IntSNN):
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **model.weights.as_dict(model.cfg))
@@ -96,9 +124,11 @@ def make_config(preset_name: str, n_classes: int, shadow_bits=16, inference_bits
 def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int = 1,
           train_limit=None, test_limit=None, batch_size=None, seed: int = 0,
           shadow_bits: int = 16, inference_bits: int = 8, error=None, loss=None,
-          resume: bool = True, progress: bool = True, **overrides) -> dict:
+          resume: bool = True, progress: bool = True, trace_mode: str = "auto",
+          **overrides) -> dict:
     """Train ``preset_name`` and write ``out/metrics.json``, ``out/weights.npz`` and a checkpoint.
 
+    ``trace_mode`` is :class:`~intsnn.golden.model.IntSNN`'s (results do not depend on it).
     Returns the metrics dictionary.
     """
     if preset_name not in DATASET_OF:
@@ -113,7 +143,7 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
         preset_name] == "mnist" else None
     cfg = make_config(preset_name, int(train_d.meta["n_classes"]), shadow_bits, inference_bits,
                       batch_size, error, loss, **overrides)
-    model = IntSNN(cfg, seed)
+    model = IntSNN(cfg, seed, trace_mode=trace_mode)
     history: list[dict] = []
     start_epoch = 0
     ckpt = out / "checkpoint.npz"
@@ -129,27 +159,9 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
         if progress:
             print(f"resuming from {ckpt} after epoch {start_epoch}")
 
-    n = len(train_d.y)
     t_run = time.perf_counter()
     for epoch in range(start_epoch, epochs):
-        perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
-        correct, t0 = 0, time.perf_counter()
-        bar = tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False)
-        for s in bar:
-            rows = perm[s:s + cfg.batch_size]
-            pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
-            correct += int(np.count_nonzero(pred == train_d.y[rows]))
-        train_time = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
-               "samples_per_second": n / train_time}
-        if val_d is not None:
-            rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
-        rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
-        history.append(rec)
-        if progress:
-            tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in rec.items()))
+        history.append(run_epoch(model, train_d, val_d, test_d, seed, epoch, epochs, progress))
         state = {"config": cfg.to_dict(), "seed": seed, "epoch": epoch, "updates": model.updates,
                  "history": history}
         tmp = out / "checkpoint.tmp.npz"
