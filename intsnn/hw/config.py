@@ -123,8 +123,10 @@ class HwConfig:
     lanes: int = DEFAULT_LANES
 
     #: Pipeline latencies in cycles, from the cycle a word's memory read is issued to the cycle
-    #: its result is written.  The engines drain for (latency) cycles at the end of a pass and
-    #: :mod:`.cycles` charges them, so a deeper pipeline changes one number here.
+    #: its result is written.  The engines drain for them at the end of a pass (the event, delta
+    #: and update engines for one cycle less: their last write overlaps a cycle that follows
+    #: anyway) and :mod:`.cycles` charges the same, so a deeper pipeline changes one number here
+    #: (plus the pipeline itself, and forwarding where a word is updated back to back).
     READ_LATENCY = 1        # synchronous block-RAM read
     NEURON_LATENCY = 1      # neuron pass: read acc -> NeuronUnit -> write
     EVENT_LATENCY = 1       # event engine: read weight + acc -> add -> write
