@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest_plugins = ("pytester",)
+
 SIM_MARKS = ("verilator", "icarus")
 
 

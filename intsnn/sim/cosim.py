@@ -464,14 +464,15 @@ def cosimulate(o: CosimOptions) -> dict:
 
 
 def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> dict:
+    # first of all, so that no failure below can leave an old report passing for this run's
+    moved = outputs.supersede(out / "report.json")
+    if moved:
+        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     info = find_simulator(o.sim)  # one clear line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
     lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, 4)
     from ..hw.core import check_config
     check_config(cfg, lanes)
-    moved = outputs.supersede(out / "report.json")
-    if moved:
-        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
 
     # the golden model runs while the hardware is generated and compiled
     golden: dict = {}
@@ -507,6 +508,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     tb_path = build_root / key / f"tb_top_{depth}.v"
     tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
                             lanes, cfg.input_bits, depth)
+    tb_path.parent.mkdir(parents=True, exist_ok=True)
     if not tb_path.is_file() or tb_path.read_text() != tb_text:
         outputs.write_text(tb_path, tb_text, fsync=False)
 
@@ -630,6 +632,9 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
             "sim_cycles_per_s_blocked": total_cycles / max(1e-9, tim["blocked_s"]),
             "python_share_method": PYTHON_SHARE_METHOD,
         },
+        "per_sample": {k: res[k] for k in ("pred_train", "pred_test", "cycles_train",
+                                           "cycles_test", "cycles_update", "counts_train",
+                                           "counts_test")},
         "programs": res["programs"],
         "sim_log": str(log),
         "waves": waves,
