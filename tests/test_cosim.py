@@ -291,3 +291,38 @@ def test_demo_uses_the_embedded_subset_whatever_intsnn_data_says(tmp_path, monke
     o.train_samples, o.test_samples = 4, 2
     meta = load_samples(o)[-1]
     assert meta["source"] == "embedded" and meta["data_dir"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_ctrl_c_during_cosim_then_the_same_command_resumes(tmp_path):
+    """A real SIGINT to the process group (what a terminal sends), mid-run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "intsnn.sw.cli", "cosim", "--preset", "mnist-snn",
+            "--train-samples", "48", "--test-samples", "8", "--batch-size", "4", "--n-hidden",
+            "16", "--checkpoint-every", "0", "--build-dir", str(BUILD), "--out", str(out)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    for _ in range(3000):
+        if (out / "cosim-checkpoint.npz").is_file() or p.poll() is not None:
+            break
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("intsnn cosim: interrupted; resume with the same "
+                                            "command")
+    assert "Traceback" not in err and not (out / "report.json").exists()
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads((out / "report.json").read_text())
+    assert resumed["resume"]["sessions"] == 2
+    full = cosimulate(_opts(tmp_path / "full", sim="verilator", preset="mnist-snn",
+                            train_samples=48, test_samples=8, batch_size=4,
+                            overrides={"n_hidden": 16}))
+    _same_run(full, resumed)

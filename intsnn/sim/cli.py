@@ -37,7 +37,8 @@ def run_cosim(a) -> int:
                      batch_size=a.batch_size, lanes=a.lanes, shadow_bits=a.shadow_bits,
                      inference_bits=a.inference_bits, seed=a.seed, waves=a.waves, out=a.out,
                      hw_dir=a.hw_dir, build_root=a.build_dir, overrides=_overrides(a),
-                     data_name=a.data_name, resume=not a.no_resume)
+                     data_name=a.data_name, resume=not a.no_resume,
+                     checkpoint_every_s=a.checkpoint_every)
     return _run(o)
 
 

@@ -432,12 +432,13 @@ def _resume_point(ckpt: Path, fingerprint: dict) -> dict | None:
     return state["position"]
 
 
-def _read_progress(path: Path):
+def _read_progress(path: Path, n_train: int):
+    """(samples done, phase) from the bench's progress file, or None before it exists."""
     try:
-        phase, done, total = path.read_text().split()
+        phase, done, _total = path.read_text().split()
     except (OSError, ValueError):
         return None
-    return int(done) + (0 if phase == "train" else _read_progress.n_train), phase
+    return int(done) + (0 if phase == "train" else n_train), phase
 
 
 def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
@@ -548,18 +549,13 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
             params["stop_after_checkpoints"] = o.stop_after_checkpoints
         log = out / "sim.log"
         n_tr, n_te = len(ytr), len(yte)
-        _read_progress.n_train = n_tr
         done0 = 0 if resume_at is None else (resume_at["next"] + (
             n_tr if resume_at["phase"] == "test" else 0))
-
-        def status():
-            got = _read_progress(work / "progress")
-            return None if got is None else (got[0], got[1])
-
         t0 = time.perf_counter()
         try:
-            with follow(f"co-simulation on {o.sim} (log: {log})", n_tr + n_te, status,
-                        quiet=o.quiet, initial=done0):
+            with follow(f"co-simulation on {o.sim} (log: {log})", n_tr + n_te,
+                        lambda: _read_progress(work / "progress", n_tr), quiet=o.quiet,
+                        initial=done0):
                 session.test(BENCH, params=params, testcase="cosim", log_file=log)
         except SimulationFailed as exc:
             if not (work / "result.json").is_file():
@@ -582,9 +578,19 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     tim = res["timing"]
     total_cycles = int(res["total_cycles"])
     waves = None
-    if o.waves:
+    if o.waves:  # the build folder is a shared cache: the waveform belongs with the run
         found = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
-        waves = [{"path": str(p), "bytes": p.stat().st_size} for p in found]
+        waves = []
+        for w in found:
+            dest = out / w.name
+            shutil.move(w, dest)
+            waves.append({"path": str(dest), "bytes": dest.stat().st_size,
+                          "format": dest.suffix[1:].upper()})
+            if dest.suffix == ".vcd":
+                import warnings
+                warnings.warn(f"{dest} is a {dest.stat().st_size / 1e6:,.0f} MB VCD; with "
+                              "liblz4-dev installed Verilator writes FST, ~100x smaller "
+                              "(apt-get install -y liblz4-dev)", stacklevel=2)
     report = {
         "command": "cosim",
         "preset": o.preset,

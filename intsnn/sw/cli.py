@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "$INTSNN_BUILD_DIR, else build/cosim)")
     c.add_argument("--no-resume", action="store_true",
                    help="start over even if OUT holds a checkpoint of this run")
+    c.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
+                   help="at most one checkpoint per this many seconds (after a weight update "
+                        "or a test sample)")
     c.add_argument("--out", required=True, help="output folder")
 
     d = sub.add_parser("demo", help="co-simulate training on the embedded real subset",
