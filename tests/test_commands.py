@@ -45,8 +45,13 @@ def test_generate_takes_the_class_count_from_the_data(tmp_path, capsys, small_hw
                  "--out", str(tmp_path / "a")]) == 0
     assert json.loads((tmp_path / "a" / "manifest.json").read_text())["config"]["n_out"] == 3
     assert "n_out 3: the classes of the training data" in capsys.readouterr().out
-    assert main(["generate", "--preset", "shd-snn", "--out", str(tmp_path / "b")]) == 0
-    assert "generate with --n-out 10 or --data-dir" in capsys.readouterr().out
+    from intsnn.sw.cli import build_parser
+    for argv, n_out, note in (([], None, "generate with --n-out 10 or --data-dir"),
+                              (["--n-out", "10"], 10, None)):
+        a = build_parser().parse_args(["generate", "--preset", "shd-rsnn", "--out", "x", *argv])
+        got = hw_cli.class_count(a)
+        assert got[0] == n_out and (got[1] is None if note is None else note in got[1])
+    assert hw_cli.config_for("shd-rsnn").n_out == 20  # the note's "SHD's 20" is the preset's
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -20,7 +20,8 @@ from ..sw.progress import format_seconds, heartbeat
 from .core import Layout
 from .generate import TOP, generate
 
-__all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "install_outputs", "run_generate"]
+__all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
+           "install_outputs", "run_generate"]
 
 DEFAULT_LANES = 4
 
@@ -54,21 +55,28 @@ def install_outputs(tmp: Path, out: Path, top: str = TOP) -> list[Path]:
     return stale
 
 
+def class_count(a) -> tuple[int | None, str | None]:
+    """``(n_out, note)`` for ``generate``: ``--n-out``, else the classes of ``--data-dir``'s
+    training data, else ``None`` (the preset's: 10 for MNIST, SHD's 20) with a note for SHD."""
+    if a.n_out is not None:
+        return a.n_out, None
+    if a.data_dir is not None:
+        n_out = classes_from_data(a.preset, a.data_dir, a.data_name)
+        return n_out, f"n_out {n_out}: the classes of the training data in {a.data_dir}"
+    if a.data_name is not None:
+        raise ValueError("--data-name needs --data-dir")
+    if a.preset.startswith("shd"):
+        return None, ("n_out 20: SHD's classes; the embedded and fsdd_lauscher data have 10, "
+                      "so to co-simulate this Verilog on them (cosim --hw-dir) generate with "
+                      "--n-out 10 or --data-dir")
+    return None, None
+
+
 def run_generate(a) -> int:
     out = outputs.check_out_dir(a.out)
-    n_out = a.n_out
-    note = None
-    if n_out is None and a.data_dir is not None:
-        n_out = classes_from_data(a.preset, a.data_dir, a.data_name)
-        note = f"n_out {n_out}: the classes of the training data in {a.data_dir}"
-    elif a.data_name is not None:
-        raise ValueError("--data-name needs --data-dir")
+    n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
                      a.headroom)
-    if note is None and n_out is None and a.preset.startswith("shd"):
-        note = (f"n_out {cfg.n_out}: SHD's classes; the embedded and fsdd_lauscher data have 10, "
-                "so to co-simulate this Verilog on them (cosim --hw-dir) generate with "
-                "--n-out 10 or --data-dir")
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     Layout(cfg, lanes)  # parameter errors before any work
     with outputs.run_lock(out):

@@ -23,8 +23,8 @@ Ports of Amaranth 0.5 generated Verilog (``amaranth.back.verilog.convert``)
 
 Verilator flags
 ---------------
-``-Wno-fatal``, the :data:`VERILATOR_WAIVERS` (``-Wno-<RULE>``), and
-``--x-assign unique --x-initial unique``: X values and uninitialised variables
+``-Wno-fatal``, the :data:`VERILATOR_WAIVERS` (``-Wno-<RULE>``), ``--output-split 0`` (one C++
+file: see :data:`VERILATOR_BUILD_ARGS`) and ``--x-assign unique --x-initial unique``: X values and uninitialised variables
 become calls to Verilator's reset-value function, which gives 0 by default (same
 as Amaranth's initial values) and random values at run time with
 ``+verilator+rand+reset+2``, for hunting reset bugs without rebuilding.
@@ -78,8 +78,12 @@ VERILATOR_WAIVERS = (
     "DECLFILENAME",    # -Wall: submodules named \top.sub in a file named after the top
 )
 
-#: Verilator build arguments besides the waivers (see the module docstring).
-VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique")
+#: Verilator build arguments besides the waivers (see the module docstring).  ``--output-split 0``
+#: keeps the model in one C++ translation unit: no precompiled headers (2 x 70 MB for the intsnn
+#: core) and no header parsed once per file, so the build takes about half the time of the
+#: default split build on 2 cores with no slower simulation (docs/results.md, "intsnn demo").
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique",
+                        "--output-split", "0")
 
 #: Icarus build arguments (after cocotb's ``-g2012``, so they win).  Yosys/Amaranth Verilog
 #: starts every ``always @*`` block through a ``reg \$auto$... = 0;`` declaration initialiser;
