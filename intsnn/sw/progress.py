@@ -127,10 +127,9 @@ def follow(step: str, total: int, read: Callable[[], Any], *, quiet: bool = Fals
                 got = read()
                 done, text = got if isinstance(got, tuple) else (got, None)
                 if done is not None and done != pbar.n:
-                    pbar.n = min(int(done), total)
                     if text:
                         pbar.set_postfix_str(text, refresh=False)
-                    pbar.refresh()
+                    pbar.update(min(int(done), total) - pbar.n)  # redraws at tqdm's pace
 
     th = threading.Thread(target=poll, name=f"progress: {step}", daemon=True)
     th.start()
