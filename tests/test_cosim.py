@@ -314,7 +314,8 @@ def test_ctrl_c_during_cosim_then_the_same_command_resumes(tmp_path):
             "--train-samples", "48", "--test-samples", "8", "--batch-size", "4", "--n-hidden",
             "16", "--checkpoint-every", "0", "--build-dir", str(BUILD), "--out", str(out)]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True,  # SIGINT as a terminal sends it, not ignored
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for _ in range(3000):
         if (out / "cosim-checkpoint.npz").is_file() or p.poll() is not None:
             break
@@ -333,3 +334,15 @@ def test_ctrl_c_during_cosim_then_the_same_command_resumes(tmp_path):
                             train_samples=48, test_samples=8, batch_size=4,
                             overrides={"n_hidden": 16}))
     _same_run(full, resumed)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-hidden", "0"], "argument --n-hidden: must be >= 1, got 0"),
+    (["--train-samples", "0"], "argument --train-samples: must be >= 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["--data-dir", ""], "argument --data-dir: is empty"),
+])
+def test_cosim_arguments_that_used_to_be_ignored(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as ei:
+        main(["cosim", "--preset", "mnist-snn", "--out", str(tmp_path / "o"), *argv])
+    assert ei.value.code == 2 and message in capsys.readouterr().err

@@ -66,7 +66,9 @@ def check_comparable(metrics: list[dict]) -> None:
 
 def _first_difference(a, b, prefix="") -> str:
     if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
+        order = ("preset", "data")  # the plainest explanation first, then the config
+        for k in sorted(set(a) | set(b), key=lambda k: (k not in order, order.index(k)
+                                                        if k in order else 0, k)):
             if a.get(k) != b.get(k):
                 return _first_difference(a.get(k), b.get(k), f"{prefix}{k}.")
     return f"{prefix.rstrip('.')}: {a!r} vs {b!r}"
