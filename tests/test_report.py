@@ -8,7 +8,7 @@ from intsnn.sw.report import main, plot_curves, load_metrics, summarise
 
 
 def _metrics(path, preset="shd-snn", seed=0, epochs=3, dataset_name="fsdd_lauscher", val=False,
-             batch_size=16):
+             batch_size=16, method=None):
     hist = []
     for e in range(1, epochs + 1):
         h = {"epoch": e, "train_acc": 0.1 * e, "test_acc": 0.05 * e + 0.01 * seed,
@@ -22,6 +22,8 @@ def _metrics(path, preset="shd-snn", seed=0, epochs=3, dataset_name="fsdd_lausch
                             "name": dataset_name, "samples": 100},
                   "test": {"dataset": "shd", "source": "files", "data_dir": "/d",
                            "name": dataset_name, "samples": 50}, "val": None}}
+    if method is not None:  # a float baseline (intsnn baseline)
+        m["method"] = method
     path.mkdir(parents=True)
     (path / "metrics.json").write_text(json.dumps(m))
     return path
@@ -31,6 +33,7 @@ def _metrics(path, preset="shd-snn", seed=0, epochs=3, dataset_name="fsdd_lausch
     (dict(preset="shd-rsnn"), "preset: 'shd-snn' vs 'shd-rsnn'"),
     (dict(dataset_name="shd"), "data.test.name: 'fsdd_lauscher' vs 'shd'"),
     (dict(batch_size=8), "config.batch_size: 16 vs 8"),
+    (dict(method="bptt"), "method: 'integer' vs 'bptt'"),
 ])
 def test_mixed_runs_are_refused(tmp_path, capsys, change, field):
     a = _metrics(tmp_path / "a")

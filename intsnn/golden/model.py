@@ -1,8 +1,9 @@
 """The golden model as an object: weights + the training step (forward, error, update).
 
 ``IntSNN`` is what the training CLI and the hardware benches drive.  ``train_batch`` uses the
-fast kernels for SNN/RSNN and the reference for CSNN (or when ``fast=False``); both are bit-exact
-(tested).  ``run_sample`` returns every observable of one sample, step by step, for the benches.
+fast kernels for SNN/RSNN (online or deferred weight traces, :mod:`intsnn.golden.fast`) and the
+reference for CSNN (or when ``fast=False``); all are bit-exact (tested).  ``run_sample`` returns
+every observable of one sample, step by step, for the benches.
 """
 
 from __future__ import annotations
@@ -13,21 +14,44 @@ import numpy as np
 
 from . import reference as ref
 from .config import NetConfig
-from .fast import HAVE_NUMBA, deltas_fast, forward_fast
+from .counter_hash import counter_hash
+from .fast import HAVE_NUMBA, TRACE_MODES, deltas_fast, forward_fast, online_deltas, plan
 from .init import Weights, init_weights
 from .ops import ITYPE, as_int
 
-__all__ = ["IntSNN", "SampleRecord", "loss_rng_bits"]
+__all__ = ["IntSNN", "SampleRecord", "LOSS_STREAM", "loss_rng_bits"]
+
+#: Stream tag of the random-loss noise ("LOSS"), separating it from the rate coder's stream.
+LOSS_STREAM = 0x4C4F5353
 
 
-def loss_rng_bits(cfg: NetConfig, seed: int, step: int, batch: int) -> np.ndarray | None:
-    """Seeded integer noise in {-1, 0, 1} for the random additive loss (eq. 3.8)."""
+def loss_rng_bits(cfg: NetConfig, seed: int, update: int, positions) -> np.ndarray | None:
+    """Seeded integer noise in {-1, 0, 1} for the random additive loss (eq. 3.8).
+
+    The value for output ``o`` of the sample at position ``p`` of the batch of update ``k``
+    (and, in Feedback mode, time step ``t``) is ``((h >> 32) * 3 >> 32) - 1`` with
+    ``h = counter_hash(seed, LOSS_STREAM, k, p, [t,] o)`` (docs/algorithm.md, eq. 3.8): a pure
+    function of those coordinates, so a sample draws the same noise alone or in its batch.
+
+    Parameters
+    ----------
+    positions : int or array_like of int
+        Positions of the samples in their batch (``range(B)`` for a whole batch).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        int64 ``(len(positions), O)``, or ``(len(positions), T, O)`` in Feedback mode; ``None``
+        unless ``cfg.loss == "random"``.
+    """
     if cfg.loss != "random":
         return None
-    rng = np.random.Generator(np.random.PCG64([seed, 0x10551, step]))
-    shape = (batch, cfg.timesteps, cfg.n_out) if cfg.error_mode == "feedback" else (batch,
-                                                                                    cfg.n_out)
-    return rng.integers(-1, 2, size=shape, dtype=ITYPE)
+    pos = np.atleast_1d(np.asarray(positions, np.int64))
+    keys = [pos.reshape(-1, 1)]
+    if cfg.error_mode == "feedback":
+        keys = [pos.reshape(-1, 1, 1), np.arange(cfg.timesteps, dtype=np.int64).reshape(1, -1, 1)]
+    h = counter_hash(seed, LOSS_STREAM, update, *keys, np.arange(cfg.n_out, dtype=np.int64))
+    return ((h >> np.uint64(32)) * np.uint64(3) >> np.uint64(32)).astype(ITYPE) - 1
 
 
 @dataclass
@@ -61,14 +85,23 @@ class IntSNN:
     seed : seeds the weight initialisation and the random loss.
     weights : start from these instead of a fresh initialisation.
     fast : use the numba kernels where available (bit-exact with the reference).
+    trace_mode : how the fast path evaluates the weight update (bit-identical results):
+        ``"online"`` keeps the eq. 3.5 trace per synapse and stores no time history (memory
+        independent of T), ``"deferred"`` records the per-step traces and sums them after the
+        pass, ``"auto"`` (default) takes the one that needs less memory for each batch
+        (:func:`intsnn.golden.fast.plan`).  Not part of :class:`NetConfig`: it changes how the
+        golden model computes, never what.
     """
 
     def __init__(self, cfg: NetConfig, seed: int = 0, weights: Weights | None = None,
-                 fast: bool = True):
+                 fast: bool = True, trace_mode: str = "auto"):
+        if trace_mode not in TRACE_MODES:
+            raise ValueError(f"trace_mode must be one of {TRACE_MODES}, got {trace_mode!r}")
         self.cfg = cfg
         self.seed = int(seed)
         self.weights = weights.copy() if weights is not None else init_weights(cfg, seed)
         self.fast = fast and HAVE_NUMBA and cfg.arch != "csnn"
+        self.trace_mode = trace_mode
         self.updates = 0
         self._check_weights()
 
@@ -94,7 +127,7 @@ class IntSNN:
     def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Forward pass only: ``(counts (B,O), prediction (B,))``."""
         if self.fast:
-            ff = forward_fast(self.cfg, self.weights, x)
+            ff = forward_fast(self.cfg, self.weights, x, record=False)
         else:
             ff = ref.forward(self.cfg, self.weights, x)
         return ff.counts, ff.prediction
@@ -109,11 +142,15 @@ class IntSNN:
             raise ValueError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
         if labels.size and (labels.min() < 0 or labels.max() >= cfg.n_out):
             raise ValueError(f"labels must be in 0..{cfg.n_out - 1}")
-        bits = loss_rng_bits(cfg, self.seed, self.updates if step is None else step, x.shape[0])
+        bits = loss_rng_bits(cfg, self.seed, self.updates if step is None else step,
+                             np.arange(x.shape[0]))
+        if (self.fast and cfg.arch != "csnn"
+                and plan(cfg, x.shape[0], self.trace_mode).mode == "online"):
+            return online_deltas(cfg, self.weights, x, labels, bits)
         if self.fast:
             ff = forward_fast(cfg, self.weights, x)
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)
-            dh, do = deltas_fast(ff, vo, vh)
+            dh, do = deltas_fast(ff, vo, vh, cfg)
         else:
             ff = ref.forward(cfg, self.weights, x)
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)
@@ -132,13 +169,20 @@ class IntSNN:
         return np.argmax(counts, axis=1)
 
     # ------------------------------------------------------------------ benches
-    def run_sample(self, x, label: int) -> SampleRecord:
-        """All observables of one sample ``x`` (T, n_in) with the current weights."""
+    def run_sample(self, x, label: int, *, position: int = 0,
+                   update: int | None = None) -> SampleRecord:
+        """All observables of one sample ``x`` (T, n_in) with the current weights.
+
+        ``position`` (its place in the batch) and ``update`` (default: the next update,
+        ``self.updates``) select the random-loss noise, so that with ``loss="random"`` the
+        records of the samples of a batch add up to :meth:`batch_deltas` of that batch.
+        """
         cfg = self.cfg
         xb = as_int(x)[None]
         lab = np.array([label], ITYPE)
         f = ref.forward(cfg, self.weights, xb, record=True)
-        bits = loss_rng_bits(cfg, self.seed, self.updates, 1)
+        bits = loss_rng_bits(cfg, self.seed, self.updates if update is None else update,
+                             [position])
         e, vo, vh = ref.error_signals(cfg, self.weights, f.counts, f.s_output, lab, bits)
         dh, do = ref.deltas(cfg, f, vo, vh)
         return SampleRecord({k: v[0] for k, v in f.record.items()}, f.corr_hidden[0],

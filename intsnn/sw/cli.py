@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
                    help="RSNN: the voltage of the previous step that feeds B16 (default: the "
                         "preset's)")
+    t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
+                   help="how the golden model evaluates the weight update (same results): "
+                        "online keeps per-synapse traces (memory independent of T), deferred "
+                        "records every step's traces, auto takes the smaller")
     t.add_argument("--no-resume", action="store_true",
                    help="start over even if OUT holds a checkpoint of this run")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -150,7 +154,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cache of generated Verilog and simulator builds (default: "
                         "$INTSNN_BUILD_DIR, else build/cosim)")
     d.add_argument("--out", default="runs/demo", help="output folder")
+    _add_extra_commands(sub)
     return ap
+
+
+def _add_extra_commands(sub):
+    """Subcommands whose parsers live beside their code (each sets ``run``)."""
+    from ..baselines.cli import add_parser as add_baseline
+    from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
+    add_baseline(sub, PRESET_NAMES)
+    add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
+
+
+def _add_extra_commands(sub):
+    """Subcommands whose parsers live beside their code (each sets ``run``)."""
+    from ..baselines.cli import add_parser as add_baseline
+    from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
+    add_baseline(sub, PRESET_NAMES)
+    add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
+    for name in ("baseline", "sweep", "export"):  # --help shows the defaults there too
+        sub.choices[name].formatter_class = HelpFormatter
 
 
 def _train(a) -> int:
@@ -166,7 +193,8 @@ def _train(a) -> int:
         over["rec_source"] = a.rec_source
     m = train(a.preset, a.out, a.data_dir, a.epochs, a.train_limit, a.test_limit, a.batch_size,
               a.seed, a.shadow_bits, a.inference_bits, a.error, a.loss,
-              resume=not a.no_resume, progress=not a.quiet, data_name=a.data_name, **over)
+              resume=not a.no_resume, progress=not a.quiet, data_name=a.data_name,
+              trace_mode=a.trace_mode, **over)
     print(summary_table(m))
     print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
     return 0
@@ -174,6 +202,8 @@ def _train(a) -> int:
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
+    if hasattr(a, "run"):  # baseline, sweep, export: their run() reports errors itself
+        return a.run(a)
     prog = f"intsnn {a.command}"
     if a.command == "train":
         return run_command(prog, lambda: _train(a), resumable=True)

@@ -48,7 +48,8 @@ def _identity(m: dict) -> dict:
         if d:
             data[split] = {k: d.get(k) for k in ("dataset", "source", "data_dir", "name",
                                                  "samples")}
-    return {"preset": m.get("preset"), "config": m.get("config"), "data": data}
+    return {"preset": m.get("preset"), "method": m.get("method", "integer"),
+            "config": m.get("config"), "data": data}
 
 
 def check_comparable(metrics: list[dict]) -> None:
@@ -66,7 +67,7 @@ def check_comparable(metrics: list[dict]) -> None:
 
 def _first_difference(a, b, prefix="") -> str:
     if isinstance(a, dict) and isinstance(b, dict):
-        order = ("preset", "data")  # the plainest explanation first, then the config
+        order = ("preset", "method", "data")  # the plainest explanation first
         for k in sorted(set(a) | set(b), key=lambda k: (k not in order, order.index(k)
                                                         if k in order else 0, k)):
             if a.get(k) != b.get(k):

@@ -38,8 +38,8 @@ from .datasets import load_split
 from .encoding import rate_encode
 from .progress import bar
 
-__all__ = ["Data", "load_data", "encode", "train", "evaluate", "check_classes", "data_digest",
-           "DATASET_OF", "EVAL_EPOCH", "CHECKPOINT"]
+__all__ = ["Data", "load_data", "encode", "train", "run_epoch", "evaluate", "check_classes",
+           "data_digest", "DATASET_OF", "EVAL_EPOCH", "CHECKPOINT"]
 
 DATASET_OF = {"mnist-snn": "mnist", "mnist-csnn": "mnist", "shd-snn": "shd", "shd-rsnn": "shd"}
 EVAL_EPOCH = 1 << 20  # fixed rate-coding key for validation/test samples (same every epoch)
@@ -112,6 +112,33 @@ def evaluate(model: IntSNN, data: Data, seed: int, batch: int = 256, desc: str =
         _, pred = model.predict(encode(model.cfg, data, rows, seed, EVAL_EPOCH))
         correct += int(np.count_nonzero(pred == data.y[rows]))
     return correct / max(1, n)
+
+
+def run_epoch(model, train_d: Data, val_d: Data | None, test_d: Data, seed: int, epoch: int,
+              epochs: int, progress: bool = True) -> dict:
+    """Train ``model`` (anything with ``cfg``, ``train_batch`` and ``predict``: the integer
+    golden model or a float baseline) for one epoch, then evaluate it; returns the epoch's
+    history record.  The shuffle and the rate coding depend only on ``(seed, epoch)``."""
+    cfg, n = model.cfg, len(train_d.y)
+    perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
+    correct, t0 = 0, time.perf_counter()
+    steps = bar(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
+                quiet=not progress, unit="batch")
+    for s in steps:
+        rows = perm[s:s + cfg.batch_size]
+        pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
+        correct += int(np.count_nonzero(pred == train_d.y[rows]))
+    train_time = time.perf_counter() - t0
+    rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
+           "samples_per_second": n / train_time}
+    if val_d is not None:
+        rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
+    rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
+    rec["epoch_seconds"] = time.perf_counter() - t0
+    if progress:
+        tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in rec.items()))
+    return rec
 
 
 def _peak_rss_mb() -> float:
@@ -204,10 +231,12 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
           train_limit=None, test_limit=None, batch_size=None, seed: int = 0,
           shadow_bits: int = 16, inference_bits: int = 8, error=None, loss=None,
           resume: bool = True, progress: bool = True, data_name: str | None = None,
-          **overrides) -> dict:
+          trace_mode: str = "auto", **overrides) -> dict:
     """Train ``preset_name`` and write ``out/metrics.json``, ``out/weights.npz`` and a checkpoint.
 
-    Returns the metrics dictionary.  See the module docstring for the resume rules.
+    ``trace_mode`` is :class:`~intsnn.golden.model.IntSNN`'s (results do not depend on it, so it
+    is not part of the run's fingerprint).  Returns the metrics dictionary.  See the module
+    docstring for the resume rules.
     """
     if preset_name not in DATASET_OF:
         raise ValueError(f"unknown preset {preset_name!r}; choose from {', '.join(DATASET_OF)}")
@@ -219,12 +248,12 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
     with outputs.run_lock(out):
         return _train_locked(preset_name, out, data_dir, epochs, train_limit, test_limit,
                              batch_size, seed, shadow_bits, inference_bits, error, loss, resume,
-                             progress, data_name, overrides)
+                             progress, data_name, trace_mode, overrides)
 
 
 def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_limit, batch_size,
                   seed, shadow_bits, inference_bits, error, loss, resume, progress, data_name,
-                  overrides) -> dict:
+                  trace_mode, overrides) -> dict:
     t_run = time.perf_counter()
     train_d = load_data(preset_name, "train", data_dir, train_limit, data_name)
     test_d = load_data(preset_name, "test", data_dir, test_limit, data_name)
@@ -235,7 +264,7 @@ def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_li
                       loss, **overrides)
     fingerprint = _fingerprint(preset_name, cfg, seed, {"train": train_d, "test": test_d,
                                                         "val": val_d})
-    model = IntSNN(cfg, seed)
+    model = IntSNN(cfg, seed, trace_mode=trace_mode)
     history: list[dict] = []
     start_epoch = 0
     ckpt = out / CHECKPOINT
@@ -250,26 +279,8 @@ def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_li
             if moved and progress:
                 print(f"moved the previous run's {name} to {moved.name}")
 
-    n = len(train_d.y)
     for epoch in range(start_epoch, epochs):
-        perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
-        correct, t0 = 0, time.perf_counter()
-        steps = bar(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
-                    quiet=not progress, unit="batch")
-        for s in steps:
-            rows = perm[s:s + cfg.batch_size]
-            pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
-            correct += int(np.count_nonzero(pred == train_d.y[rows]))
-        train_time = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
-               "samples_per_second": n / train_time}
-        if val_d is not None:
-            rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
-        rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
-        history.append(rec)
-        if progress:
-            tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in rec.items()))
+        history.append(run_epoch(model, train_d, val_d, test_d, seed, epoch, epochs, progress))
         state = {"fingerprint": fingerprint, "epoch": epoch, "updates": model.updates,
                  "history": history}
         outputs.save_npz(ckpt, state=json.dumps(state), **model.weights.as_dict(cfg))
@@ -280,7 +291,6 @@ def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_li
         "preset": preset_name, "config": cfg.to_dict(), "seed": seed, "epochs": epochs,
         "data": {"train": _meta(train_d), "test": _meta(test_d),
                  "val": None if val_d is None else _meta(val_d)},
-        "fingerprint": fingerprint,
         "history": history,
         "final_test_acc": history[-1]["test_acc"] if history else None,
         "final_val_acc": history[-1].get("val_acc") if history else None,

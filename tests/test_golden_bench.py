@@ -1,0 +1,51 @@
+"""``python -m intsnn.sw.bench``: its peers agree bit for bit, its counts and tables are right, it
+reads the BPTT figures of engineer "baselines", and it refuses an unwritable output at once."""
+
+import json
+
+import numpy as np
+
+from intsnn.golden.config import preset
+from intsnn.sw.bench import dense_ops
+from intsnn.sw.bench_memory import bptt_figures, memory_table
+from intsnn.sw.bench_peers import make_peers
+
+
+def test_bench_peers_agree_and_ops_are_counted():
+    cfg = preset("shd-rsnn", n_out=10, n_hidden=24, batch_size=8)
+    peers = make_peers(cfg, 0, ["golden-1t", "golden-2t", "plain-numpy"])
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        x = rng.integers(0, 6, (8, cfg.timesteps, cfg.n_in)) * (rng.random((8, 10, 175)) < .4)
+        y = rng.integers(0, 10, 8)
+        for p in peers:
+            p.step(x, y)
+    for p in peers[:2]:
+        np.testing.assert_array_equal(p.weights().hidden, peers[2].weights().hidden)
+    # T (I H + H H + H O) forward + T (I H + H O) traces + (I H + H O) deltas
+    ih, ho, hh = 175 * 24, 24 * 10, 24 * 24
+    assert dense_ops(cfg) == 10 * (ih + hh + ho) + 10 * (ih + ho) + ih + ho
+    t = memory_table([{"preset": "p", "timesteps": [10], "peak_mb": {
+        "online": {"10": 1.0}, "deferred": {"10": 2.0}, "plain-numpy": {}}}], {"p": {"10": 3.5}})
+    assert t.splitlines()[-1] == "| p | 10 | 1.0 | 2.0 | - | 3.5 |"
+
+
+def test_bptt_figures_are_read_in_both_layouts(tmp_path):
+    assert bptt_figures(tmp_path) == {}
+    rows = [{"timesteps": 10, "bptt": {"peak_rss_increase_mb": 19.85}},
+            {"timesteps": 1000, "bptt": {"peak_rss_increase_mb": 1049.71}}, {"timesteps": 30}]
+    (tmp_path / "memory-vs-t-bptt.json").write_text(json.dumps({"preset": "shd-rsnn",
+                                                                "rows": rows}))
+    assert bptt_figures(tmp_path) == {"shd-rsnn": {"10": 19.85, "1000": 1049.71}}
+    (tmp_path / "memory-vs-t-bptt.json").write_text(json.dumps({"mnist-snn": {"20": 3}}))
+    assert bptt_figures(tmp_path) == {"mnist-snn": {"20": 3.0}}
+
+
+def test_bench_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):
+    from intsnn.sw.bench import main as bench_main
+    f = tmp_path / "file"
+    f.write_text("")
+    assert bench_main(["--compare", "--data-dir", str(tmp_path / "nodata"),
+                       "--out-dir", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "--out-dir" in err and "not a folder" in err and len(err.strip().splitlines()) == 1
