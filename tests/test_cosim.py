@@ -341,6 +341,7 @@ def test_ctrl_c_during_cosim_then_the_same_command_resumes(tmp_path):
     (["--train-samples", "0"], "argument --train-samples: must be >= 1, got 0"),
     (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
     (["--data-dir", ""], "argument --data-dir: is empty"),
+    (["--checkpoint-every", "-1"], "argument --checkpoint-every: must be a finite number >= 0"),
 ])
 def test_cosim_arguments_that_used_to_be_ignored(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as ei:

@@ -162,42 +162,32 @@ def main(argv=None) -> int:
         time.sleep(1)
         case("a second `train` into a folder a running `train` writes to", long)
         # Ctrl-C (SIGINT to the process group, as a terminal sends it)
-        # a job started in the background by a non-interactive shell inherits SIGINT ignored
-        # (and Python then installs no KeyboardInterrupt handler): restore the default first
-        p = subprocess.Popen(long[:-1] + [str(work / "int")], cwd=work, text=True,
-                             env={**os.environ, **env0}, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        for _ in range(600):
-            if (work / "int" / ".intsnn.lock").is_file():
-                break
-            time.sleep(0.1)
-        time.sleep(3)
-        os.killpg(p.pid, signal.SIGINT)
-        out, err = p.communicate(timeout=120)
-        left = sorted(q.name for q in (work / "int").iterdir())
-        rows.append({"input": "Ctrl-C during `train`", "exit": p.returncode,
-                     "message": last_line(err), "note": f"left in --out: {', '.join(left)}"})
-        print(f"{p.returncode:4d}  Ctrl-C: {last_line(err)} ({left})", flush=True)
+        def interrupt(what, argv, out: Path, ready: str, delay: float):
+            # a job started in the background by a non-interactive shell inherits SIGINT
+            # ignored (and Python then installs no KeyboardInterrupt handler): restore it
+            p = subprocess.Popen(argv, cwd=work, text=True, env={**os.environ, **env0},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            for _ in range(6000):
+                if (out / ready).is_file() or p.poll() is not None:
+                    break
+                time.sleep(0.1)
+            time.sleep(delay)
+            os.killpg(p.pid, signal.SIGINT)
+            _, err = p.communicate(timeout=300)
+            left = sorted(q.name for q in out.iterdir())
+            rows.append({"input": what, "exit": p.returncode, "message": last_line(err),
+                         "note": f"left in --out: {', '.join(left)}"})
+            print(f"{p.returncode:4d}  {what}: {last_line(err)} ({left})", flush=True)
+
+        interrupt("Ctrl-C during `train`", long[:-1] + [str(work / "int")], work / "int",
+                  ".intsnn.lock", 3)
         first.kill()
         first.wait()
-        # Ctrl-C during a co-simulation, then the same command again
         cint = cs + ["--sim", "verilator", "--train-samples", "48", "--test-samples", "8",
                      "--batch-size", "4", "--checkpoint-every", "0", "--out", str(work / "ci")]
-        p = subprocess.Popen(cint, cwd=work, text=True, env={**os.environ, **env0},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        for _ in range(6000):
-            if (work / "ci" / "cosim-checkpoint.npz").is_file() or p.poll() is not None:
-                break
-            time.sleep(0.1)
-        os.killpg(p.pid, signal.SIGINT)
-        out, err = p.communicate(timeout=300)
-        left = sorted(q.name for q in (work / "ci").iterdir())
-        rows.append({"input": "Ctrl-C during `cosim`", "exit": p.returncode,
-                     "message": last_line(err), "note": f"left in --out: {', '.join(left)}"})
-        print(f"{p.returncode:4d}  Ctrl-C cosim: {last_line(err)} ({left})", flush=True)
+        interrupt("Ctrl-C during `cosim`", cint, work / "ci", "cosim-checkpoint.npz", 0)
         case("... then the same `cosim` command again", cint, pick="resumed")
         # hardware
         from intsnn.golden.config import preset

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["HelpFormatter", "positive_int", "nonneg_int", "int_in", "data_dir_arg"]
+__all__ = ["HelpFormatter", "positive_int", "nonneg_int", "nonneg_float", "int_in",
+           "data_dir_arg"]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -42,6 +43,17 @@ def nonneg_int(text: str) -> int:
     v = _int(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def nonneg_float(text: str) -> float:
+    """A finite number >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return v
 
 

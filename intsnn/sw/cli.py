@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from .. import __version__
-from .argtypes import HelpFormatter, data_dir_arg, int_in, nonneg_int, positive_int
+from .argtypes import (HelpFormatter, data_dir_arg, int_in, nonneg_float, nonneg_int,
+                       positive_int)
 from .command import run_command
 
 __all__ = ["main", "build_parser", "HelpFormatter"]
@@ -33,6 +34,12 @@ def _add_data(p: argparse.ArgumentParser):
     p.add_argument("--data-name", default=None,
                    help="which SHD-format pair to use when the data folder holds several, e.g. "
                         "fsdd_lauscher (default: shd, else the only pair)")
+
+
+def _add_build_dir(p: argparse.ArgumentParser):
+    p.add_argument("--build-dir", default=None,
+                   help="cache of generated Verilog and simulator builds (default: "
+                        "$INTSNN_BUILD_DIR, else build/cosim)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,12 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hw-dir", default=None,
                    help="reuse the Verilog + manifest.json in this folder (checked against the "
                         "config) instead of generating it")
-    c.add_argument("--build-dir", default=None,
-                   help="cache of generated Verilog and simulator builds (default: "
-                        "$INTSNN_BUILD_DIR, else build/cosim)")
+    _add_build_dir(c)
     c.add_argument("--no-resume", action="store_true",
                    help="start over even if OUT holds a checkpoint of this run")
-    c.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
+    c.add_argument("--checkpoint-every", type=nonneg_float, default=30.0, metavar="SECONDS",
                    help="at most one checkpoint per this many seconds (after a weight update "
                         "or a test sample)")
     c.add_argument("--out", required=True, help="output folder")
@@ -150,9 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "MNIST subset (never $INTSNN_DATA).")
     d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                    help="HDL simulator")
-    d.add_argument("--build-dir", default=None,
-                   help="cache of generated Verilog and simulator builds (default: "
-                        "$INTSNN_BUILD_DIR, else build/cosim)")
+    _add_build_dir(d)
     d.add_argument("--out", default="runs/demo", help="output folder")
     _add_extra_commands(sub)
     return ap
