@@ -201,18 +201,28 @@ def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), s
 def main(argv=None) -> int:
     import argparse
 
-    from ..sw.outputs import check_out_file, write_json
+    from ..sw import outputs
+    from ..sw.argtypes import HelpFormatter, positive_int
+    from ..sw.command import run_command
 
-    ap = argparse.ArgumentParser(description="cycles per training sample against the work the "
+    ap = argparse.ArgumentParser(prog="python -m intsnn.hw.cycles", formatter_class=HelpFormatter,
+                                 description="cycles per training sample against the work the "
                                              "design must do, on real samples (exact formula = "
                                              "RTL)")
-    ap.add_argument("--samples", type=int, default=32)
-    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--json", default=None, help="also write the rows here (JSON)")
+    ap.add_argument("--samples", type=positive_int, default=32,
+                    help="training samples of each preset")
+    ap.add_argument("--lanes", type=positive_int, nargs="+", default=[1, 4, 16],
+                    help="lane counts to tabulate")
+    ap.add_argument("--data-dir", default=None,
+                    help="real data folder (default: $INTSNN_DATA, else the embedded subset)")
+    ap.add_argument("--json", default=None, help="also write the table as JSON here")
     a = ap.parse_args(argv)
-    if a.json:  # fail before the work if the result cannot be written
-        check_out_file(a.json, "--json")
+    return run_command("python -m intsnn.hw.cycles", lambda: _main(a, outputs))
+
+
+def _main(a, outputs) -> int:
+    if a.json:
+        outputs.check_out_file(a.json, "--json")
     rows = work_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
     print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'+stream':>8s} {'work':>11s} "
           f"{'ratio':>6s} {'max':>6s} {'infer ratio':>11s} {'update':>8s} {'ratio':>6s}")
@@ -223,8 +233,9 @@ def main(argv=None) -> int:
               f"{r['ratio_update']:6.4f}")
     print(f"work: {WORK_DEFINITION}")
     if a.json:
-        write_json(a.json, {"samples": a.samples, "data_dir": a.data_dir,
-                            "work_definition": WORK_DEFINITION, "rows": rows})
+        outputs.write_json(a.json, {"samples": a.samples, "data_dir": a.data_dir,
+                                    "work_definition": WORK_DEFINITION, "rows": rows})
+        print(f"wrote {a.json}")
     return 0
 
 
