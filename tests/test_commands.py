@@ -77,7 +77,7 @@ def test_fmax_is_printed_for_a_person():
 
 def test_cycles_checks_its_json_output_first(tmp_path, capsys, monkeypatch):
     from intsnn.hw import cycles
-    monkeypatch.setattr(cycles, "bound_table", lambda **k: pytest.fail("worked"))
+    monkeypatch.setattr(cycles, "work_table", lambda **k: pytest.fail("worked"))
     (tmp_path / "f").write_text("")
     assert cycles.main(["--json", str(tmp_path / "f" / "c.json")]) == 2
     assert capsys.readouterr().err.startswith("python -m intsnn.hw.cycles: error: cannot write "

@@ -17,13 +17,11 @@ from pathlib import Path
 from ..golden.config import preset
 from ..sw import outputs
 from ..sw.progress import format_seconds, heartbeat
-from .core import Layout
+from .config import DEFAULT_LANES, HwConfig
 from .generate import TOP, generate
 
 __all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
            "install_outputs", "run_generate"]
-
-DEFAULT_LANES = 4
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
@@ -78,7 +76,7 @@ def run_generate(a) -> int:
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
                      a.headroom)
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
-    Layout(cfg, lanes)  # parameter errors before any work
+    HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     with outputs.run_lock(out):
         tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=out))
         try:

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..golden.config import NetConfig
 from ..golden.model import IntSNN
+from ..hw.config import DEFAULT_LANES as HW_DEFAULT_LANES, HwConfig
 from ..sw import outputs
 from ..sw.progress import follow, format_seconds, heartbeat
 from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
@@ -58,11 +59,11 @@ __all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
            "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
+HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
 #: Default lane count per preset (synapses per cycle).
-DEFAULT_LANES = {"mnist-snn": 4, "shd-snn": 4, "shd-rsnn": 4}
+DEFAULT_LANES = {p: HW_DEFAULT_LANES for p in HW_PRESETS}
 #: The cocotb test module.
 BENCH = Path(__file__).resolve().parent / "benches" / "cosim_bench.py"
-HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
 #: The bench's checkpoint inside the output folder.
 CHECKPOINT = "cosim-checkpoint.npz"
 #: Environment variable naming the build cache, and its default (relative to the working folder).
@@ -148,7 +149,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
 
     With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`,
     from the golden observables of that sample with the weights it sees) and, for training
-    samples, the brief's synaptic-work lower bound (:func:`intsnn.hw.cycles.lower_bound`).
+    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).
     """
     from ..hw import cycles
 
@@ -156,14 +157,14 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     w0 = model.weights.copy()
     B = cfg.batch_size
     counts_tr, weights = [], []
-    cyc_tr, bound_tr = [], []
+    cyc_tr, work_tr = [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
                 rec = model.run_sample(xtr[j], int(ytr[j]))
-                exp, lb = cycles.from_record(cfg, lanes, rec)
+                exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
-                bound_tr.append(lb)
+                work_tr.append(work)
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -180,7 +181,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
             "counts_test": counts_te, "pred_test": np.asarray(pred_te),
             "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
                                                                                     np.int64),
-            "bound_train": np.asarray(bound_tr, np.float64)}
+            "work_train": np.asarray(work_tr, np.float64)}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -383,22 +384,19 @@ def _stats(a) -> dict | None:
     return {"mean": float(a.mean()), "min": int(a.min()), "max": int(a.max()), "n": int(a.size)}
 
 
-def _bound_ratio(measured, g: dict, cfg: NetConfig) -> dict:
-    """Measured cycles per training sample over the brief's lower bound (same samples)."""
+def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
+    """Measured cycles per training sample (+ the stream's) over the work the design must do."""
+    from ..hw import cycles
+
     n = len(measured)
     if n == 0:
         return {}
-    m = np.asarray(measured, np.float64)
-    out = {"lower_bound_per_train_sample": _stats(np.rint(g["bound_train"][:n])),
-           "ratio_to_lower_bound": {"mean_of_ratios": float(np.mean(m / g["bound_train"][:n])),
-                                    "max": float(np.max(m / g["bound_train"][:n])),
-                                    "of_sums": float(m.sum() / g["bound_train"][:n].sum())},
-           "lower_bound_definition": (
-               "per timestep: one accumulation per synapse with a non-zero input (inputs x H, "
-               "hidden spikes x O, RSNN: non-zero B16(V(t-1)) x H) + one weight-trace update per "
-               "synapse whose neuron has a pseudo-gradient (hidden pg x I + output pg x H); end "
-               "of sample: H*I + O*H delta updates; all / lanes (intsnn.hw.cycles.lower_bound)")}
-    return out
+    m = np.asarray(measured, np.float64) + cycles.stream_cycles(cfg, lanes)
+    w = g["work_train"][:n]
+    return {"work_per_train_sample": _stats(w),
+            "ratio_to_work": {"mean_of_ratios": float(np.mean(m / w)),
+                              "max": float(np.max(m / w)), "of_sums": float(m.sum() / w.sum())},
+            "work_definition": cycles.WORK_DEFINITION}
 
 
 def _log(o: CosimOptions, msg: str):
@@ -472,9 +470,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     info = find_simulator(o.sim)  # one clear line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
-    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, 4)
-    from ..hw.core import check_config
-    check_config(cfg, lanes)
+    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, HW_DEFAULT_LANES)
+    hw = HwConfig(net=cfg, lanes=lanes)
 
     # the golden model runs while the hardware is generated and compiled
     golden: dict = {}
@@ -504,8 +501,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     elif ckpt.is_file():
         ckpt.unlink()
 
-    T, IW = cfg.timesteps, -(-cfg.n_in // lanes)
-    depth = max(4096, T * IW + cfg.n_out + 64)
+    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
     tb_path = build_root / key / f"tb_top_{depth}.v"
     tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
@@ -622,7 +618,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
                    "per_inference_sample": _stats(res["cycles_test"]),
                    "per_update": _stats(res["cycles_update"]),
                    "total_simulated": total_cycles,
-                   **_bound_ratio(res["cycles_train"], g, cfg)},
+                   **_work_ratio(res["cycles_train"], g, cfg, lanes)},
         "resume": {"sessions": res.get("sessions", 1), "resumed_from": res.get("resumed_from"),
                    "note": "time, programs and waves cover the last session only"},
         "time": {

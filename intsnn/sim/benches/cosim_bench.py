@@ -44,6 +44,7 @@ from cocotb.utils import get_sim_time
 
 from intsnn.golden.config import NetConfig
 from intsnn.hw import host_protocol as hp
+from intsnn.hw.config import HwConfig
 from intsnn.sim.runner import sim_params
 from intsnn.sim.tb import OUT_FILE, PROG_FILE, Program, pack_beats, parse_output
 from intsnn.sw.outputs import save_npz, write_json, write_text
@@ -111,9 +112,8 @@ class Bench:
         self.drv = Driver(dut, int(p["depth"]))
         self.mismatches: list[dict] = []
         H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-        IW = hp.beats_per_frame(I, self.lanes)
-        HW = hp.beats_per_frame(H, self.lanes)
-        OW = hp.beats_per_frame(O, self.lanes)
+        hw = HwConfig(net=cfg, lanes=self.lanes)
+        IW, HW, OW = hw.IW, hw.HW, hw.OW
         T = cfg.timesteps
         rs = cfg.arch == "rsnn"
         # generous cycle bound of one sample (every input/spike active, every pg set)
