@@ -13,15 +13,16 @@ from intsnn.sw.bench_peers import make_peers
 
 def test_bench_peers_agree_and_ops_are_counted():
     cfg = preset("shd-rsnn", n_out=10, n_hidden=24, batch_size=8)
-    peers = make_peers(cfg, 0, ["golden-1t", "golden-2t", "plain-numpy"])
+    peers = make_peers(cfg, 0, ["golden-1t", "golden-2t", "reference", "plain-numpy"])
     rng = np.random.default_rng(0)
     for _ in range(2):
         x = rng.integers(0, 6, (8, cfg.timesteps, cfg.n_in)) * (rng.random((8, 10, 175)) < .4)
         y = rng.integers(0, 10, 8)
         for p in peers:
             p.step(x, y)
-    for p in peers[:2]:
-        np.testing.assert_array_equal(p.weights().hidden, peers[2].weights().hidden)
+    for p in peers[:3]:
+        np.testing.assert_array_equal(p.weights().hidden, peers[3].weights().hidden)
+        np.testing.assert_array_equal(p.weights().output, peers[3].weights().output)
     # T (I H + H H + H O) forward + T (I H + H O) traces + (I H + H O) deltas
     ih, ho, hh = 175 * 24, 24 * 10, 24 * 24
     assert dense_ops(cfg) == 10 * (ih + hh + ho) + 10 * (ih + ho) + ih + ho
@@ -49,3 +50,11 @@ def test_bench_refuses_an_unwritable_output_before_any_work(tmp_path, capsys):
                        "--out-dir", str(f)]) == 2
     err = capsys.readouterr().err
     assert "--out-dir" in err and "not a folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_refuses_an_unknown_peer_before_any_work(tmp_path, capsys):
+    from intsnn.sw.bench import main as bench_main
+    assert bench_main(["--compare", "--data-dir", str(tmp_path), "--out-dir", str(tmp_path),
+                       "--peers", "golden-1t,plan-numpy"]) == 2
+    err = capsys.readouterr().err
+    assert "'plan-numpy'" in err and len(err.strip().splitlines()) == 1
