@@ -139,8 +139,6 @@ class Plan:
         enough).
     trace : dtype of recorded presynaptic traces (the deferred history, the online lists):
         int16 for inputs of up to 8 bits, int32 above.
-    corr : dtype of the per-synapse weight traces (online mode, samples longer than
-        :data:`TRACE_BLOCK`): ``acc`` when ``NetConfig.hidden_corr_max`` fits it, else int64.
     parts : samples are split into this many parallel parts (each with its own buffers).
     chunk : samples per chunk in online mode (:data:`CHUNK`, or 1 for samples longer than
         :data:`TRACE_BLOCK`).
@@ -150,7 +148,6 @@ class Plan:
     mode: str
     acc: type
     trace: type
-    corr: type
     parts: int
     chunk: int
     memory: dict
@@ -176,16 +173,14 @@ def _online_chunk(cfg: NetConfig, batch: int) -> int:
 
 
 def _dtypes(cfg: NetConfig):
-    """``(acc, trace, corr)`` register types (see :class:`Plan`)."""
+    """``(acc, trace)`` register types (see :class:`Plan`)."""
     acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
     # int16 holds every trace of inputs up to 8 bits (bound 2**9 - 2 at beta_shift 1); wider
     # inputs take int32 (bound < 2**18), so that the input type decides it: one compiled variant
     # fewer per register type
     trace = np.int16 if cfg.input_bits <= 8 else np.int32
     assert max(cfg.hidden_trace_max, cfg.output_trace_max) <= np.iinfo(trace).max
-    corr = np.int32 if (acc == np.int32 and max(cfg.hidden_corr_max, cfg.output_corr_max)
-                        <= _INT31) else np.int64
-    return acc, trace, corr
+    return acc, trace
 
 
 def _online_shapes(cfg: NetConfig, chunk: int) -> dict:
@@ -208,13 +203,13 @@ def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
     and histories of at most ``CHUNK * TRACE_BLOCK`` sample-steps, the per-synapse trace of a
     sample longer than that, the accumulators); bounded in T.
     """
-    _, trace, corr = _dtypes(cfg)
+    trace = _dtypes(cfg)[1]
     chunk = _online_chunk(cfg, batch)
     parts = _parts(batch, chunk) if parts is None else parts
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
     deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O) + 2 * 8 * H)
     size = {"lk": 2, "lv": np.dtype(trace).itemsize, "hist": 1, "g32": 4, "g64": 8, "acc32": 4,
-            "corr_h": np.dtype(corr).itemsize, "corr_o": np.dtype(corr).itemsize, "d_h": 8,
+            "corr_h": 8, "corr_o": 8, "d_h": 8,
             "d_o": 8}
     online = parts * sum(int(np.prod(s)) * size[k]
                          for k, s in _online_shapes(cfg, chunk).items())
@@ -225,8 +220,8 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     """Choose register types and the trace mode for a batch of ``batch`` samples.
 
     int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages, currents
-    and traces (:func:`_current_bound`) and weight traces (``NetConfig.hidden_corr_max``);
-    int64 otherwise.  (The weight-update accumulators are chosen per chunk, or per batch in
+    and traces (:func:`_current_bound`); int64 otherwise.  (A long sample's per-synapse weight
+    traces are int64: one sample per thread holds them.)  (The weight-update accumulators are chosen per chunk, or per batch in
     deferred mode, from the data: :func:`_delta_dtype`.)
     ``mode="auto"`` takes the mode that needs less memory (:func:`trace_memory`).
     """
@@ -385,6 +380,7 @@ if HAVE_NUMBA:
         cur_o = np.zeros(no, acc)
         q = np.zeros(nh, acc)       # B16(V(t-1))
         tr_h = np.zeros(ni, acc)
+        xa = np.zeros(ni, acc)      # x(t) in the register type (one compiled _add_rows)
         tr_o = np.zeros(nh, acc)
         s_h = np.zeros(nh, np.int16)
         pg = np.zeros(nh, np.int8)
@@ -427,16 +423,18 @@ if HAVE_NUMBA:
                 tr_sum[k] = 0
                 for t in range(nt):
                     xs = x[b, t]
+                    for i in range(ni):
+                        xa[i] = xs[i]
                     # ---- hidden current: eq. 3.2's W s(t) (+ eq. 3.23's W_rec B16(V(t-1)))
                     cur[:] = 0
-                    n_x = _nonzero(xs, idx)
-                    _add_rows(cur, wh_t, idx, n_x, xs)
+                    n_x = _nonzero(xa, idx)
+                    _add_rows(cur, wh_t, idx, n_x, xa)
                     if recurrent:
                         for j in range(nh):
                             q[j] = (vs_h[j] if rec_post else v_h[j]) >> rs
                         _add_rows(cur, wrec_t, idx, _nonzero(q, idx), q)
                         if pre_is_x:  # idx is needed below
-                            n_x = _nonzero(xs, idx)
+                            n_x = _nonzero(xa, idx)
                     # ---- eqs. 3.2, 2.2, 3.3, hard reset; eq. 3.4
                     for h in range(nh):
                         v = (vs_h[h] >> beta) + cur[h]
@@ -447,7 +445,7 @@ if HAVE_NUMBA:
                         pg[h] = abs(v - th_h) < win_h
                         vs_h[h] = 0 if sp else v
                     for i in range(ni):
-                        tr_h[i] = (tr_h[i] >> beta) + xs[i]
+                        tr_h[i] = (tr_h[i] >> beta) + xa[i]
                     # ---- output layer (binary input s_hid(t)): a dot product per output
                     for o in range(no):
                         s = 0
@@ -506,7 +504,10 @@ if HAVE_NUMBA:
                         for i in range(ni):
                             if cnt[i]:
                                 seen[i] = 1
-                        _fold_hidden(cnt, lk, lv, pgh, corr_h)
+                        for r in range(blk):  # pg as int64: the 64-bit fold's compiled code
+                            for h in range(nh):
+                                g64[r, h] = pgh[r, h]
+                        _fold_hidden(cnt, lk, lv, g64, corr_h)
                         _fold_outputs(preo, pgo, ones, blk, blk, corr_o, keys, vals)
                         cnt[:] = 0
                 if not online:
@@ -680,11 +681,12 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
 
 _WS_KEYS = ("lk", "lv", "hist", "g32", "g64", "acc32", "corr_h", "corr_o", "d_h", "d_o")
 _WS_TYPES = {"lk": np.int16, "hist": np.int8, "g32": np.int32, "g64": np.int64,
-             "acc32": np.int32, "d_h": np.int64, "d_o": np.int64}
+             "acc32": np.int32, "corr_h": np.int64, "corr_o": np.int64, "d_h": np.int64,
+             "d_o": np.int64}
 
 
 def _ws_type(key: str, pl: Plan):
-    return {"lv": pl.trace, "corr_h": pl.corr, "corr_o": pl.corr}.get(key) or _WS_TYPES[key]
+    return pl.trace if key == "lv" else _WS_TYPES[key]
 
 
 def _empty_buffers(pl: Plan) -> dict:
