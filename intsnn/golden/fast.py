@@ -13,9 +13,10 @@ configurations, ``tests/test_golden_fast_property.py``).
   (every inference weight has at most 16 bits): half the bytes of int32 to stream.
 * **Narrow registers.**  Voltages, currents and traces use int32 when :func:`plan` proves from
   the configuration's worst-case bounds that 31 bits suffice (int64 otherwise); the weight-update
-  accumulators are int32 whenever the chunk's feedback voltages and traces prove it
-  (``mnist-snn``'s static bound is 30 bits, the SHD presets' 39, the data bound of a chunk of 16
-  samples is far lower).
+  accumulators are int32 whenever the data prove it: per chunk of 16 samples in online mode,
+  ``max_h sum_k |v_fb[k, h]| sum_t max_i T_pre[k, t, i] < 2**31`` bounds every partial sum of its
+  eq. 3.17 (``mnist-snn``'s static bound is 30 bits, the SHD presets' 39; a chunk's data bound is
+  far lower).  Presynaptic traces kept for the update are int16 for inputs of up to 8 bits.
 * **Two trace modes for the weight update (eq. 3.17).**
 
   ``"online"``: the samples run in chunks of :data:`CHUNK`; each sample's presynaptic traces are
@@ -209,8 +210,7 @@ def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
     deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O) + 2 * 8 * H)
     size = {"lk": 2, "lv": np.dtype(trace).itemsize, "hist": 1, "g32": 4, "g64": 8, "acc32": 4,
-            "corr_h": 8, "corr_o": 8, "d_h": 8,
-            "d_o": 8}
+            "corr_h": 8, "corr_o": 8, "d_h": 8, "d_o": 8}
     online = parts * sum(int(np.prod(s)) * size[k]
                          for k, s in _online_shapes(cfg, chunk).items())
     return {"deferred": deferred, "online": online}
@@ -220,9 +220,10 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     """Choose register types and the trace mode for a batch of ``batch`` samples.
 
     int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages, currents
-    and traces (:func:`_current_bound`); int64 otherwise.  (A long sample's per-synapse weight
-    traces are int64: one sample per thread holds them.)  (The weight-update accumulators are chosen per chunk, or per batch in
-    deferred mode, from the data: :func:`_delta_dtype`.)
+    and traces (:func:`_current_bound`); int64 otherwise.  The weight-update accumulators are
+    chosen from the data, per chunk in online mode (in the kernel) and per batch in deferred
+    mode (:func:`_delta_dtype`); a long sample's per-synapse weight traces are int64 (one sample
+    per thread holds them).
     ``mode="auto"`` takes the mode that needs less memory (:func:`trace_memory`).
     """
     if mode not in TRACE_MODES:
@@ -356,8 +357,8 @@ if HAVE_NUMBA:
 
         ``mode``: 0 inference (counts only), 1 deferred (record the history), 2 online (lists,
         in-kernel error, deltas into ``d_h[part]`` (I, H) / ``d_o[part]`` (O, H)); ``regs``: an
-        empty array of the register type.  Parts write
-        disjoint rows and their own buffers, so they run in parallel threads.
+        empty array of the register type.  Parts write disjoint rows and their own buffers, so
+        they run in parallel threads.
         """
         nb, nt, ni = x.shape
         nh = wh_t.shape[1]
