@@ -675,8 +675,8 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
         noise = np.zeros((bsz, 1, 1), np.int8)
     wh, wr, wo = _weights(cfg, w)
     _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg, pl.chunk), mode,
-              np.zeros(0, pl.acc), counts, hist["s_o"], hist["pg_h"], hist["pre_h"], hist["pg_o"], hist["pre_o"],
-              *(ws[k] for k in _WS_KEYS))
+              np.zeros(0, pl.acc), counts, hist["s_o"], hist["pg_h"], hist["pre_h"],
+              hist["pg_o"], hist["pre_o"], *(ws[k] for k in _WS_KEYS))
     return counts, hist, ws["d_h"][:pl.parts], ws["d_o"][:pl.parts]
 
 

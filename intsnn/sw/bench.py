@@ -211,6 +211,10 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
     fast.set_threads(1)
     out = {}
     try:
+        # the deferred delta's int32/int64 accumulators are chosen per batch: compile both first
+        pre, g = np.zeros((1, 1, 1), fast.plan(cfg, 1).trace), np.zeros((1, 1, 1), np.int8)
+        for dt in (np.int32, np.int64):
+            fast._delta(pre, g, np.zeros((1, 1), np.int64), dt, False)
         for mode in ("deferred", "online"):
             m = IntSNN(cfg, seed, trace_mode=mode)
             m.train_batch(encode(cfg, data, np.arange(8), seed, 0), data.y[:8])

@@ -1,10 +1,10 @@
 """Memory of one golden training step against the number of time steps T (issue 11).
 
 :func:`memory_vs_t` measures the ``tracemalloc`` peak of one ``batch_deltas`` call per trace
-mode (and of the plain numpy peer, :mod:`intsnn.sw.bench_plain`) for each T; :func:`memory_table` and
-:func:`plot_memory` present it beside the BPTT figures of engineer "baselines"
-(``memory-vs-t-bptt.json``, :func:`bptt_figures`).  Run by ``python -m intsnn.sw.bench
---compare``.
+mode (and of the plain numpy peer, :mod:`intsnn.sw.bench_plain`) for each T;
+:func:`memory_table` and :func:`plot_memory` present it beside the BPTT figures of engineer
+"baselines" (``memory-vs-t-bptt.json``, :func:`bptt_figures`).  Run by ``python -m
+intsnn.sw.bench --compare``.
 """
 
 from __future__ import annotations
