@@ -85,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="co-simulate on the embedded real subset and compare")
     d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     d.add_argument("--out", default="runs/demo")
+    _add_extra_commands(sub)
     return ap
+
+
+def _add_extra_commands(sub):
+    """Subcommands whose parsers live beside their code (each sets ``run``)."""
+    from ..baselines.cli import add_parser as add_baseline
+    from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
+    add_baseline(sub, PRESET_NAMES)
+    add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
 
 
 def _train(a) -> int:
@@ -110,6 +121,8 @@ def _train(a) -> int:
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     try:
+        if hasattr(a, "run"):
+            return a.run(a)
         if a.command == "train":
             return _train(a)
         if a.command == "generate":

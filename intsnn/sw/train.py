@@ -23,7 +23,8 @@ from ..golden.model import IntSNN
 from .datasets import load_split
 from .encoding import rate_encode
 
-__all__ = ["Data", "load_data", "encode", "train", "evaluate", "DATASET_OF", "EVAL_EPOCH"]
+__all__ = ["Data", "load_data", "encode", "train", "run_epoch", "evaluate", "DATASET_OF",
+           "EVAL_EPOCH"]
 
 DATASET_OF = {"mnist-snn": "mnist", "mnist-csnn": "mnist", "shd-snn": "shd", "shd-rsnn": "shd"}
 EVAL_EPOCH = 1 << 20  # fixed rate-coding key for validation/test samples (same every epoch)
@@ -67,6 +68,33 @@ def evaluate(model: IntSNN, data: Data, seed: int, batch: int = 256, desc: str =
         _, pred = model.predict(encode(model.cfg, data, rows, seed, EVAL_EPOCH))
         correct += int(np.count_nonzero(pred == data.y[rows]))
     return correct / max(1, n)
+
+
+def run_epoch(model, train_d: Data, val_d: Data | None, test_d: Data, seed: int, epoch: int,
+              epochs: int, progress: bool = True) -> dict:
+    """Train ``model`` (anything with ``cfg``, ``train_batch`` and ``predict``: the integer
+    golden model or a float baseline) for one epoch, then evaluate it; returns the epoch's
+    history record.  The shuffle and the rate coding depend only on ``(seed, epoch)``."""
+    cfg, n = model.cfg, len(train_d.y)
+    perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
+    correct, t0 = 0, time.perf_counter()
+    bar = tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
+               disable=not progress, leave=False)
+    for s in bar:
+        rows = perm[s:s + cfg.batch_size]
+        pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
+        correct += int(np.count_nonzero(pred == train_d.y[rows]))
+    train_time = time.perf_counter() - t0
+    rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
+           "samples_per_second": n / train_time}
+    if val_d is not None:
+        rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
+    rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
+    rec["epoch_seconds"] = time.perf_counter() - t0
+    if progress:
+        tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in rec.items()))
+    return rec
 
 
 def _save_weights(path: Path, model: IntSNN):
@@ -131,27 +159,9 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
         if progress:
             print(f"resuming from {ckpt} after epoch {start_epoch}")
 
-    n = len(train_d.y)
     t_run = time.perf_counter()
     for epoch in range(start_epoch, epochs):
-        perm = np.random.Generator(np.random.PCG64([seed, epoch])).permutation(n)
-        correct, t0 = 0, time.perf_counter()
-        bar = tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False)
-        for s in bar:
-            rows = perm[s:s + cfg.batch_size]
-            pred = model.train_batch(encode(cfg, train_d, rows, seed, epoch), train_d.y[rows])
-            correct += int(np.count_nonzero(pred == train_d.y[rows]))
-        train_time = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "train_acc": correct / n, "train_seconds": train_time,
-               "samples_per_second": n / train_time}
-        if val_d is not None:
-            rec["val_acc"] = evaluate(model, val_d, seed, desc="val", progress=progress)
-        rec["test_acc"] = evaluate(model, test_d, seed, desc="test", progress=progress)
-        history.append(rec)
-        if progress:
-            tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in rec.items()))
+        history.append(run_epoch(model, train_d, val_d, test_d, seed, epoch, epochs, progress))
         state = {"config": cfg.to_dict(), "seed": seed, "epoch": epoch, "updates": model.updates,
                  "history": history}
         tmp = out / "checkpoint.tmp.npz"
