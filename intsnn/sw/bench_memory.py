@@ -27,7 +27,7 @@ from .train import make_config
 __all__ = ["MEMORY_T", "BPTT_FILE", "step_memory", "memory_vs_t", "bptt_figures",
            "memory_table", "plot_memory"]
 
-MEMORY_T = (10, 20, 50, 100, 200, 500, 1000)
+MEMORY_T = (10, 20, 30, 50, 100, 200, 300, 500, 1000)  # with the BPTT file's 10, 30, 100, 300, 1000
 BPTT_FILE = "memory-vs-t-bptt.json"
 
 
