@@ -196,7 +196,8 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
 
 
 def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
-    """Where one golden epoch's time goes, single thread, per stage, for both trace modes.
+    """Where one golden epoch's time goes, single thread, per stage, for both trace modes
+    (thread CPU time: the kernels run in the calling thread, so other jobs do not count).
 
     The online mode's single kernel does the forward pass, traces, error and delta together;
     an inference-only pass over the same batch (the same forward kernel code without any trace
@@ -222,29 +223,29 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
                                 "update"), 0.0)
             t_infer = 0.0
             for epoch, rows in _batches(cfg, data, 1, seed):
-                t0 = time.perf_counter()
+                t0 = time.thread_time()
                 x, y = encode(cfg, data, rows, seed, epoch), data.y[rows]
-                t1 = time.perf_counter()
+                t1 = time.thread_time()
                 st["encode"] += t1 - t0
                 bits = loss_rng_bits(cfg, seed, m.updates, np.arange(len(rows)))
                 if mode == "online":
                     dh, do, _ = fast.online_deltas(cfg, m.weights, x, y, bits)
-                    t2 = time.perf_counter()
+                    t2 = time.thread_time()
                     st["online kernel"] += t2 - t1
                     fast.forward_fast(cfg, m.weights, x, record=False)
-                    t_infer += time.perf_counter() - t2
+                    t_infer += time.thread_time() - t2
                 else:
                     ff = fast.forward_fast(cfg, m.weights, x)
-                    t2 = time.perf_counter()
+                    t2 = time.thread_time()
                     _, vo, vh = ref.error_signals(cfg, m.weights, ff.counts, ff.s_output, y, bits)
-                    t3 = time.perf_counter()
+                    t3 = time.thread_time()
                     dh, do = fast.deltas_fast(ff, vo, vh, cfg)
                     st["forward"] += t2 - t1
                     st["error"] += t3 - t2
-                    st["delta"] += time.perf_counter() - t3
-                t4 = time.perf_counter()
+                    st["delta"] += time.thread_time() - t3
+                t4 = time.thread_time()
                 m.update(dh, do)
-                st["update"] += time.perf_counter() - t4
+                st["update"] += time.thread_time() - t4
             total = sum(st.values())
             out[mode] = {"seconds": total, "share": {k: v / total for k, v in st.items() if v}}
             if mode == "online":
