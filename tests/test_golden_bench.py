@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from intsnn.golden.config import preset
-from intsnn.sw.bench import dense_ops
+from intsnn.sw.bench import compare_table, dense_ops
 from intsnn.sw.bench_memory import bptt_figures, memory_table
 from intsnn.sw.bench_peers import make_peers
 
@@ -58,3 +58,16 @@ def test_bench_refuses_an_unknown_peer_before_any_work(tmp_path, capsys):
                        "--peers", "golden-1t,plan-numpy"]) == 2
     err = capsys.readouterr().err
     assert "'plan-numpy'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_table_shows_wall_and_cpu_ratios_to_both_baselines():
+    peers = {"golden-1t": {"seconds": 1.0, "cpu_seconds": 0.9, "samples_per_second": 100.0,
+                           "dense_ops_per_second": 2e9, "step_peak_mb": 3.0},
+             "plain-numpy": {"seconds": 4.0, "cpu_seconds": 3.0, "samples_per_second": 25.0,
+                             "dense_ops_per_second": 5e8, "step_peak_mb": 16.25}}
+    c = {"preset": "p", "peers": peers,
+         "time_ratio_to_plain_numpy": {"golden-1t": 0.25, "plain-numpy": 1.0},
+         "cpu_ratio_to_plain_numpy": {"golden-1t": 0.3, "plain-numpy": 1.0}}
+    rows = compare_table([c]).splitlines()
+    assert rows[2] == "| p | golden-1t | 1.00 | 0.250 | - | 0.90 | 0.300 | 100 | 2.00 | 3.0 |"
+    assert rows[3] == "| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 |"

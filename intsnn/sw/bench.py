@@ -18,8 +18,10 @@
 How the figures are taken: every peer trains its own copy of the network on the same batches;
 within a batch the peers run one after the other, the order rotating from batch to batch, so a
 change of machine load hits all peers alike; the time of a peer is the sum over its batches of
-``time.perf_counter`` around its training step (encoding is shared and timed separately).  Every
-peer runs on one thread (numpy's BLAS is set to one thread) except ``golden-2t``.  The peers'
+``time.perf_counter`` around its training step (encoding is shared and timed separately), and its
+CPU time the sum of ``time.process_time`` (all threads of the process; one peer runs at a time),
+which other jobs on a loaded machine cannot inflate.  Every peer runs on one thread (numpy's BLAS
+is set to one thread) except ``golden-2t``.  The peers'
 weights are compared at the end (the integer peers must agree bit for bit).  Memory is the
 ``tracemalloc`` peak of one training step (numpy allocations; the input batch is allocated before
 tracing starts and not counted; numba's small per-thread kernel state is not seen).
@@ -144,6 +146,7 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
             make_peers(cfg, seed, [p.name])[0].step(encode(cfg, data, warm, seed, 0),
                                                     data.y[warm])
         secs = {p.name: 0.0 for p in peers}
+        cpu = {p.name: 0.0 for p in peers}
         t_enc, n_samples = 0.0, 0
         load0 = os.getloadavg()
         batches = list(_batches(cfg, data, epochs, seed)) * rounds
@@ -156,9 +159,10 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
             n_samples += len(rows)
             for j in range(len(peers)):
                 p = peers[(k + j) % len(peers)]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 p.step(x, y)
                 secs[p.name] += time.perf_counter() - t0
+                cpu[p.name] += time.process_time() - c0
         load1 = os.getloadavg()
         x, y = encode(cfg, data, warm, seed, 0), data.y[warm]
         mem = {p.name: step_memory(lambda: p.step(x, y)) for p in peers}
@@ -176,7 +180,8 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
     ops = dense_ops(cfg)
     res = {}
     for p in peers:
-        res[p.name] = {"seconds": secs[p.name], "samples_per_second": n_samples / secs[p.name],
+        res[p.name] = {"seconds": secs[p.name], "cpu_seconds": cpu[p.name],
+                       "samples_per_second": n_samples / secs[p.name],
                        "dense_ops_per_second": ops * n_samples / secs[p.name],
                        "step_peak_mb": mem[p.name] / 2 ** 20,
                        "trace_mode": (p.model.trace_mode if hasattr(p, "model") and p.model.fast
@@ -190,6 +195,8 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
         if base in res:
             out[f"time_ratio_to_{base.replace('-', '_')}"] = {
                 n: r["seconds"] / res[base]["seconds"] for n, r in res.items()}
+            out[f"cpu_ratio_to_{base.replace('-', '_')}"] = {
+                n: r["cpu_seconds"] / res[base]["cpu_seconds"] for n, r in res.items()}
     if "golden-1t" in res and "golden-2t" in res:
         out["speedup_2t_over_1t"] = res["golden-1t"]["seconds"] / res["golden-2t"]["seconds"]
     return out
@@ -257,8 +264,9 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
 
 
 def compare_table(cmp: list[dict]) -> str:
-    rows = ["| workload | peer | time (s) | / plain numpy | / reference | samples/s | dense Gop/s "
-            "| step peak (MB) |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| workload | peer | time (s) | / plain numpy | / reference | CPU (s) | CPU / plain "
+            "numpy | samples/s | dense Gop/s | step peak (MB) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(v):
         return "-" if v is None else f"{v:.3f}"
@@ -267,8 +275,10 @@ def compare_table(cmp: list[dict]) -> str:
         for n, r in c["peers"].items():
             plain = c.get("time_ratio_to_plain_numpy", {}).get(n)
             ref = c.get("time_ratio_to_reference", {}).get(n)
+            cpu = c.get("cpu_ratio_to_plain_numpy", {}).get(n)
             rows.append(f"| {c['preset']} | {n} | {r['seconds']:.2f} | {cell(plain)} | "
-                        f"{cell(ref)} | {r['samples_per_second']:.0f} | "
+                        f"{cell(ref)} | {r['cpu_seconds']:.2f} | {cell(cpu)} | "
+                        f"{r['samples_per_second']:.0f} | "
                         f"{r['dense_ops_per_second'] / 1e9:.2f} | {r['step_peak_mb']:.1f} |")
     return "\n".join(rows)
 
