@@ -12,33 +12,15 @@ of the feed-forward pass is the input current.
 """
 
 import argparse
-import importlib.util
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from golden_old_vs_new import load_old  # this folder: the old fast.py beside the new one
 
 from intsnn.golden import fast
 from intsnn.sw.bench import WORKLOADS, _load
 from intsnn.sw.bench_plain import PlainNumpy, blas_threads
 from intsnn.sw.train import encode
-
-
-def load_rev(rev: str):
-    """``intsnn/golden/fast.py`` of git revision ``rev``, imported beside this tree's."""
-    import subprocess
-    src = subprocess.run(["git", "show", f"{rev}:intsnn/golden/fast.py"], check=True,
-                         capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout
-    path = Path(tempfile.mkdtemp()) / "fast_rev.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("intsnn.golden.fast_rev", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def best_ms(f, batches, reps=5):
@@ -57,7 +39,7 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--rev", default=None, help="time this git revision's fast.py instead")
     a = ap.parse_args()
-    k = load_rev(a.rev) if a.rev else fast
+    k = load_old(a.rev) if a.rev else fast
     k.set_threads(1)
     blas_threads(1)
     for name, (limit, _) in WORKLOADS.items():

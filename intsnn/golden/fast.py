@@ -350,6 +350,25 @@ if HAVE_NUMBA:
                 _add_rows_v(acc[i], g, lk[i], lv[i], cnt[i])
 
     @njit(cache=True, nogil=True)
+    def _hidden_delta(cnt, lk, lv, pgh, vfb, blk, steps, long, seen, corr, g, acc):
+        """The hidden layer's eq. 3.17 for a chunk into ``acc`` (I, H): ``g = v_fb pg`` for the
+        kept steps, one pass over every input's list, and ``v_fb T_corr`` of a long sample's
+        earlier blocks (``long``; chunk of one).  ``g`` and ``acc`` are int32 when the caller
+        proved the chunk's bound, else int64."""
+        nh = g.shape[1]
+        for k in range(vfb.shape[0]):
+            for t in range(steps):
+                r = k * blk + t
+                for h in range(nh):
+                    g[r, h] = vfb[k, h] * pgh[r, h]
+        _fold_hidden(cnt, lk, lv, g, acc)
+        if long:
+            for i in range(acc.shape[0]):
+                if seen[i]:
+                    for h in range(nh):
+                        acc[i, h] += vfb[0, h] * corr[i, h]
+
+    @njit(cache=True, nogil=True)
     def _kernel(x, labels, noise, wh_t, wrec_t, wo, prm, mode, regs, counts, s_o_h, pg_h_h,
                 pre_h_h, pg_o_h, pre_o_h, lk, lv, hist, g32, g64, acc32, corr_h, corr_o, d_h, d_o,
                 part, n_parts):
@@ -541,32 +560,14 @@ if HAVE_NUMBA:
                 bound = max(bound, s)
             if bound <= _INT31:  # every partial sum of the chunk's delta fits 31 bits
                 acc32[:] = 0
-                for k in range(nc):
-                    for t in range(steps):
-                        r = k * blk + t
-                        for h in range(nh):
-                            g32[r, h] = vfb_h[k, h] * pgh[r, h]
-                _fold_hidden(cnt, lk, lv, g32, acc32)
-                if nt > blk:
-                    for i in range(ni):
-                        if seen[i]:
-                            for h in range(nh):
-                                acc32[i, h] += vfb_h[0, h] * corr_h[i, h]
+                _hidden_delta(cnt, lk, lv, pgh, vfb_h[:nc], blk, steps, nt > blk, seen, corr_h,
+                              g32, acc32)
                 for i in range(ni):
                     for h in range(nh):
                         dh[i, h] += acc32[i, h]
             else:
-                for k in range(nc):
-                    for t in range(steps):
-                        r = k * blk + t
-                        for h in range(nh):
-                            g64[r, h] = vfb_h[k, h] * pgh[r, h]
-                _fold_hidden(cnt, lk, lv, g64, dh)
-                if nt > blk:
-                    for i in range(ni):
-                        if seen[i]:
-                            for h in range(nh):
-                                dh[i, h] += vfb_h[0, h] * corr_h[i, h]
+                _hidden_delta(cnt, lk, lv, pgh, vfb_h[:nc], blk, steps, nt > blk, seen, corr_h,
+                              g64, dh)
             _fold_outputs(preo, pgo, vfb_o[:nc], blk, steps, do, keys, vals)
             if nt > blk:
                 for o in range(no):
