@@ -146,8 +146,9 @@ def test_protocol_status_and_clear_frames():
     np.testing.assert_array_equal(seen["counts"], counts[0])
 
 
-@pytest.mark.parametrize("name,arch,S,Q,lanes", [("mnist-snn", "snn", 16, 8, 8),
-                                                 ("shd-rsnn", "rsnn", 8, 4, 4)])
+@pytest.mark.parametrize("name,arch,S,Q,lanes", [
+    pytest.param("mnist-snn", "snn", 16, 8, 8, marks=pytest.mark.slow),  # 80 s of Amaranth sim
+    ("shd-rsnn", "rsnn", 8, 4, 4)])
 def test_core_on_real_samples(name, arch, S, Q, lanes):
     """Real embedded samples (rate-coded MNIST / SHD-format frames) at the preset's input size,
     timesteps and hidden-layer hyper-parameters.  To keep the Amaranth simulation short the

@@ -161,15 +161,28 @@ def bound_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), 
 
 def main(argv=None) -> int:
     import argparse
-    import json
 
-    ap = argparse.ArgumentParser(description="cycles per training sample vs the lower bound, "
+    from ..sw import outputs
+    from ..sw.argtypes import HelpFormatter, positive_int
+    from ..sw.command import run_command
+
+    ap = argparse.ArgumentParser(prog="python -m intsnn.hw.cycles", formatter_class=HelpFormatter,
+                                 description="cycles per training sample vs the lower bound, "
                                              "on real samples (exact formula = RTL)")
-    ap.add_argument("--samples", type=int, default=32)
-    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--samples", type=positive_int, default=32,
+                    help="training samples of each preset")
+    ap.add_argument("--lanes", type=positive_int, nargs="+", default=[1, 4, 16],
+                    help="lane counts to tabulate")
+    ap.add_argument("--data-dir", default=None,
+                    help="real data folder (default: $INTSNN_DATA, else the embedded subset)")
+    ap.add_argument("--json", default=None, help="also write the table as JSON here")
     a = ap.parse_args(argv)
+    return run_command("python -m intsnn.hw.cycles", lambda: _main(a, outputs))
+
+
+def _main(a, outputs) -> int:
+    if a.json:
+        outputs.check_out_file(a.json, "--json")
     rows = bound_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
     print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'bound':>11s} {'ratio':>6s} "
           f"{'max':>6s} {'cycles/infer':>13s} {'update':>8s}")
@@ -179,8 +192,8 @@ def main(argv=None) -> int:
               f"{r['cycles_infer_mean']:13,.0f} "
               f"{r['update_cycles']:8,d}")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"samples": a.samples, "data_dir": a.data_dir, "rows": rows}, f, indent=1)
+        outputs.write_json(a.json, {"samples": a.samples, "data_dir": a.data_dir, "rows": rows})
+        print(f"wrote {a.json}")
     return 0
 
 
