@@ -75,13 +75,15 @@ def cases(draw, max_in=12, max_hidden=20, max_t=12, max_batch=40):
     x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < draw(
         st.sampled_from([0.1, 0.5, 1.0])))
     y = rng.integers(0, cfg.n_out, b)
-    return cfg, seed, x, y, draw(st.sampled_from([1, 2]))
+    # the online mode's trace block: short blocks make samples fold into per-synapse traces
+    return cfg, seed, x, y, draw(st.sampled_from([1, 2])), draw(st.sampled_from([2, 3, 32]))
 
 
 def check_fast_equals_reference(case):
-    cfg, seed, x, y, threads = case
-    saved = fast.get_threads()
+    cfg, seed, x, y, threads, block = case
+    saved = fast.get_threads(), fast.TRACE_BLOCK
     fast.set_threads(threads)
+    fast.TRACE_BLOCK = block
     try:
         ref = IntSNN(cfg, seed, fast=False)
         models = [IntSNN(cfg, seed, trace_mode=m) for m in ("online", "deferred")]
@@ -100,7 +102,8 @@ def check_fast_equals_reference(case):
             for u, v in zip(m.predict(x), ref.predict(x)):
                 eq(u, v)
     finally:
-        fast.set_threads(saved)
+        fast.set_threads(saved[0])
+        fast.TRACE_BLOCK = saved[1]
 
 
 @st.composite
@@ -172,7 +175,8 @@ def test_fast_equals_reference_on_fixed_cases(arch, mode, loss, source):
                         error_mode=mode, loss=loss, soft_error_start=1)
         shape = (20, cfg.timesteps, cfg.n_in)
         x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < 0.6)
-        check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2))
+        check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2,
+                                     [32, 2, 4][trial]))
 
 
 @QUICK
@@ -203,8 +207,11 @@ def test_sixteen_bit_input_counts_do_not_wrap():
 
 def test_online_memory_does_not_grow_with_t_and_auto_picks_it():
     base = NetConfig(n_in=784, n_hidden=100, n_out=10, batch_size=128)
-    mem = {t: fast.trace_memory(base.replace(timesteps=t), 128, parts=1) for t in (10, 1000)}
-    assert mem[10]["online"] == mem[1000]["online"]
+    mem = {t: fast.trace_memory(base.replace(timesteps=t), 128, parts=1)
+           for t in (10, fast.TRACE_BLOCK, 100, 1000)}
+    # online: bounded by what TRACE_BLOCK steps need, constant beyond
+    assert mem[10]["online"] <= mem[fast.TRACE_BLOCK]["online"]
+    assert mem[100]["online"] == mem[1000]["online"] < 4 << 20
     assert mem[1000]["deferred"] == 100 * mem[10]["deferred"]
     assert fast.plan(base.replace(timesteps=1000), 128).mode == "online"
     assert fast.plan(base.replace(timesteps=1000), 128, "deferred").mode == "deferred"
