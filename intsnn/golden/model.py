@@ -1,8 +1,9 @@
 """The golden model as an object: weights + the training step (forward, error, update).
 
 ``IntSNN`` is what the training CLI and the hardware benches drive.  ``train_batch`` uses the
-fast kernels for SNN/RSNN and the reference for CSNN (or when ``fast=False``); both are bit-exact
-(tested).  ``run_sample`` returns every observable of one sample, step by step, for the benches.
+fast kernels (``fast.py`` for SNN/RSNN, ``fast_csnn.py`` for CSNN) or, with ``fast=False``, the
+reference; both are bit-exact (tested).  ``run_sample`` returns every observable of one sample,
+step by step, for the benches.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from . import reference as ref
 from .config import NetConfig
 from .fast import HAVE_NUMBA, deltas_fast, forward_fast
+from .fast_csnn import deltas_csnn_fast, forward_csnn_fast
 from .init import Weights, init_weights
 from .ops import ITYPE, as_int
 
@@ -68,7 +70,10 @@ class IntSNN:
         self.cfg = cfg
         self.seed = int(seed)
         self.weights = weights.copy() if weights is not None else init_weights(cfg, seed)
-        self.fast = fast and HAVE_NUMBA and cfg.arch != "csnn"
+        self.fast = fast and HAVE_NUMBA
+        self._forward_fast, self._deltas_fast = ((forward_csnn_fast, deltas_csnn_fast)
+                                                 if cfg.arch == "csnn" else
+                                                 (forward_fast, deltas_fast))
         self.updates = 0
         self._check_weights()
 
@@ -94,7 +99,7 @@ class IntSNN:
     def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Forward pass only: ``(counts (B,O), prediction (B,))``."""
         if self.fast:
-            ff = forward_fast(self.cfg, self.weights, x)
+            ff = self._forward_fast(self.cfg, self.weights, x)
         else:
             ff = ref.forward(self.cfg, self.weights, x)
         return ff.counts, ff.prediction
@@ -111,9 +116,9 @@ class IntSNN:
             raise ValueError(f"labels must be in 0..{cfg.n_out - 1}")
         bits = loss_rng_bits(cfg, self.seed, self.updates if step is None else step, x.shape[0])
         if self.fast:
-            ff = forward_fast(cfg, self.weights, x)
+            ff = self._forward_fast(cfg, self.weights, x)
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)
-            dh, do = deltas_fast(ff, vo, vh)
+            dh, do = self._deltas_fast(ff, vo, vh)
         else:
             ff = ref.forward(cfg, self.weights, x)
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)
