@@ -146,9 +146,12 @@ if HAVE_NUMBA:
                     xi = np.int64(x[b, t, i])
                     if xi != 0:
                         for j in range(pixel_ptr[i], pixel_ptr[i + 1]):
-                            base, tap = pixel_pos[j] * nf, pixel_tap[j]
+                            # views indexed from 0 let LLVM drop numba's negative-index
+                            # wrap-around test and vectorise the lane loop (2x measured)
+                            base = pixel_pos[j] * nf
+                            acc, kw = cur[base:base + nf], kq[pixel_tap[j]]
                             for f in range(nf):
-                                cur[base + f] += xi * kq[tap, f]
+                                acc[f] += xi * kw[f]
                 _neuron_pass(vs_h, cur, beta, th_h, win_h, vlo_h, vhi_h, s_h, pg_h[b, t])
                 for i in range(ni):
                     tr_h[i] = (tr_h[i] >> beta) + x[b, t, i]
@@ -188,9 +191,10 @@ if HAVE_NUMBA:
                         pv = np.int64(pre[b, t, i])
                         if pv != 0:
                             for j in range(pixel_ptr[i], pixel_ptr[i + 1]):
-                                base, tap = pixel_pos[j] * nf, pixel_tap[j]
+                                base = pixel_pos[j] * nf
+                                row, gp = acc[pixel_tap[j]], g[base:base + nf]
                                 for f in range(nf):
-                                    acc[tap, f] += pv * g[base + f]
+                                    row[f] += pv * gp[f]
 
     @njit(parallel=True, cache=True, nogil=True)
     def _dense_delta_kernel(pg, pre, vfb, out):
