@@ -72,9 +72,7 @@ def test_geometry_is_unfold_and_its_inverse(side, k, stride):
     pairs = [sorted((int(p), int(t)) for p, t in zip(g.pixel_pos[a:b], g.pixel_tap[a:b]))
              for a, b in zip(g.pixel_ptr[:-1], g.pixel_ptr[1:])]
     for i in range(side * side):
-        want = sorted((p, t) for p in range(n * n) for t in range(k * k)
-                      if g.patch_pixel[p, t] == i)
-        assert pairs[i] == want
+        assert pairs[i] == sorted(zip(*(a.tolist() for a in np.nonzero(g.patch_pixel == i))))
     assert g.pixel_ptr[-1] == n * n * k * k
     if (side, k, stride) == (28, 5, 2):  # the thesis's layer: 28x28 -> 32 x 12 x 12
         assert n == 12 and cfg.replace(conv_filters=32, n_hidden=4608).n_hidden == 4608
