@@ -51,6 +51,8 @@ VARIANTS = {
                      {"headroom": 0, "hidden": _layer(_BASE.hidden, lr_shift=17)}, {}),
     "output-decay-12": ("headroom 0, output weight decay 2**-12 (Table D.2: none)",
                         {"headroom": 0, "output": _layer(_BASE.output, wd_shift=12)}, {}),
+    "output-lr-half": ("headroom 0, output learning rate 0.5 (Table D.2: 1; MNIST SNN: 0.5)",
+                       {"headroom": 0, "output": _layer(_BASE.output, lr_shift=1)}, {}),
 }
 
 
