@@ -52,6 +52,7 @@ from ..sw.progress import follow, format_seconds, heartbeat
 from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
                         make_config)
 from . import tb
+from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
@@ -452,6 +453,17 @@ def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
                                   f"the finished run's report is in {rescue}") from None
 
 
+def write_tb(folder: Path, manifest: dict, lanes: int, input_bits: int, depth: int) -> Path:
+    """Write the ``tb_top`` wrapper of the core in ``folder`` (if it changed); return its path."""
+    tb_path = folder / f"tb_top_{depth}.v"
+    tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
+                            lanes, input_bits, depth)
+    tb_path.parent.mkdir(parents=True, exist_ok=True)
+    if not tb_path.is_file() or tb_path.read_text() != tb_text:
+        outputs.write_text(tb_path, tb_text, fsync=False)
+    return tb_path
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
@@ -468,7 +480,9 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     moved = outputs.supersede(out / "report.json")
     if moved:
         _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
-    info = find_simulator(o.sim)  # one clear line when missing
+    if o.sim == NATIVE and o.waves:
+        raise ValueError(f"--waves needs --sim verilator or icarus, not {NATIVE}")
+    info = find_simulator("verilator" if o.sim == NATIVE else o.sim)  # one line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
     lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, HW_DEFAULT_LANES)
     hw = HwConfig(net=cfg, lanes=lanes)
@@ -503,18 +517,18 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
 
     depth = max(4096, hw.stream_beats + cfg.n_out + 64)
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
-    tb_path = build_root / key / f"tb_top_{depth}.v"
-    tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
-                            lanes, cfg.input_bits, depth)
-    tb_path.parent.mkdir(parents=True, exist_ok=True)
-    if not tb_path.is_file() or tb_path.read_text() != tb_text:
-        outputs.write_text(tb_path, tb_text, fsync=False)
+    tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
+    native = o.sim == NATIVE
 
-    with simulator_build([vpath, tb_path], tb.TB_TOP, o.sim, build_dir, waves=o.waves,
-                         public_flat_rw=False, quiet=o.quiet) as session, \
+    with (contextlib.nullcontext() if native else simulator_build(
+            [vpath, tb_path], tb.TB_TOP, o.sim, build_dir, waves=o.waves,
+            public_flat_rw=False, quiet=o.quiet)) as session, \
             tempfile.TemporaryDirectory(prefix="intsnn-cosim-") as work:
         t0 = time.perf_counter()
-        session.build()
+        if native:
+            nbuild = build_native([vpath, tb_path], build_dir, quiet=o.quiet)
+        else:
+            session.build()
         t_build = time.perf_counter() - t0
         worker.join()
         if "error" in golden:
@@ -553,7 +567,10 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
             with follow(f"co-simulation on {o.sim} (log: {log})", n_tr + n_te,
                         lambda: _read_progress(work / "progress", n_tr), quiet=o.quiet,
                         initial=done0):
-                session.test(BENCH, params=params, testcase="cosim", log_file=log)
+                if native:
+                    run_native(nbuild, params, work / "sim", log_file=log)
+                else:
+                    session.test(BENCH, params=params, testcase="cosim", log_file=log)
         except SimulationFailed as exc:
             if not (work / "result.json").is_file():
                 raise CosimError(str(exc)) from None
@@ -596,7 +613,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "seed": o.seed,
         "data": {**meta, "train_samples": int(len(ytr)), "test_samples": int(len(yte))},
         "simulator": {"name": o.sim, "version": info.version,
-                      "cocotb": __import__("cocotb").__version__},
+                      "cocotb": None if o.sim == NATIVE else __import__("cocotb").__version__},
         "hardware": {"verilog": str(vpath), "cache_key": key, "build_dir": str(build_dir),
                      "manifest_config_checked": True},
         "status": "match" if complete else ("mismatch" if mms else "incomplete"),
