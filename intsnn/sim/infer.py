@@ -48,8 +48,8 @@ from ..hw import cycles
 from ..hw.config import DEFAULT_LANES, HwConfig
 from ..sw import outputs
 from ..sw.progress import format_seconds
-from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
-                        make_config)
+from ..sw.train import (_OPTION_FIELDS, DATASET_OF, EVAL_EPOCH, check_classes, data_digest,
+                        encode, load_data, make_config)
 from . import tb
 from .cosim import (BENCH, BUILD_ENV, DEFAULT_BUILD_DIR, HW_PRESETS, CosimError, _norm, _pick,
                     ensure_hardware, write_tb)
@@ -125,11 +125,15 @@ def load_trained(path, cfg: NetConfig) -> tuple[Weights, dict]:
     want, have = _norm(cfg.to_dict()), _norm(trained)
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     if diff:
-        shown = ", ".join(f"{k} {have.get(k)!r} (this build: {want.get(k)!r})" for k in diff[:4])
+        # the fields a command-line option sets first; the ones derived from them after
+        primary = [k for k in _OPTION_FIELDS if k in diff] or diff
+        shown = ", ".join(f"{k} {have.get(k)!r} (this build: {want.get(k)!r})"
+                          for k in primary[:4])
+        rest = len(diff) - min(4, len(primary))
         raise WeightsMismatch(f"--weights {p} was trained with {shown}"
-                              f"{', ...' if len(diff) > 4 else ''}: build that configuration "
-                              "(e.g. --shadow-bits/--inference-bits/--batch-size/--n-hidden) "
-                              "or give weights of this one")
+                              f"{f' and {rest} more differing fields' if rest else ''}: build "
+                              "that configuration (--shadow-bits, --inference-bits, --headroom, "
+                              "--batch-size, --n-hidden) or give weights of this one")
     try:
         with np.load(p, allow_pickle=False) as z:
             w = Weights.from_dict(z)
