@@ -50,6 +50,9 @@ def check_config(cfg: NetConfig, lanes: int) -> None:
     if cfg.arch == "rsnn" and cfg.rec_source != "pre_reset":
         raise ValueError(f"rec_source {cfg.rec_source!r} is not supported in hardware "
                          f"(pre_reset)")
+    if cfg.lr_rounding != "floor":
+        raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
+                         f"(floor); presets with shadow_bits < 16 take 'dither'")
     lim = 1 << hp.COL_BITS
     for name in ("n_in", "n_hidden", "n_out"):
         if getattr(cfg, name) > lim:

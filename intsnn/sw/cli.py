@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--error", choices=("direct", "final", "feedback"), default=None)
     t.add_argument("--loss", choices=("standard", "positive", "random"), default=None)
     t.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None)
+    t.add_argument("--lr-rounding", choices=("floor", "nearest", "dither"), default=None,
+                   help="rounding of eq. 3.18's learning-rate shift (default: the preset's, floor "
+                        "at 16-bit shadow weights, dither below; docs/algorithm.md)")
     t.add_argument("--rec-shift", type=int, default=None, help="RSNN: B16(V) = V >> rec_shift")
     t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
                    help="RSNN: the voltage of the previous step that feeds B16")
@@ -106,6 +109,8 @@ def _train(a) -> int:
         over["headroom"] = a.headroom
     if a.clip_order:
         over["clip_order"] = a.clip_order
+    if a.lr_rounding:
+        over["lr_rounding"] = a.lr_rounding
     if a.rec_shift is not None:
         over["rec_shift"] = a.rec_shift
     if a.rec_source is not None:

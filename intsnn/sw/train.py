@@ -150,7 +150,8 @@ def train(preset_name: str, out: str | os.PathLike, data_dir=None, epochs: int =
     if resume and ckpt.exists():
         with np.load(ckpt, allow_pickle=False) as z:
             saved = json.loads(str(z["state"]))
-            if saved["config"] != cfg.to_dict() or saved["seed"] != seed:
+            # compared as configs: a checkpoint from before a field was added has its default
+            if NetConfig.from_dict(saved["config"]) != cfg or saved["seed"] != seed:
                 raise ValueError(f"{ckpt} was written for another configuration or seed; "
                                  "use another --out or delete the checkpoint")
             model.weights = Weights.from_dict(z)
