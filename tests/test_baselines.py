@@ -81,8 +81,9 @@ def test_metrics_schema_matches_intsnn_train_and_resume(tmp_path):
     assert set(integer) <= set(full)
     assert set(integer["history"][0]) <= set(full["history"][0])
     assert full["peak_memory_mb"] > 0 and full["seconds_per_epoch_median"] > 0
-    s = summarise([load_metrics(tmp_path / "a"), load_metrics(tmp_path / "i")])
-    assert s["n"] == 2
+    assert summarise([load_metrics(tmp_path / "a")])["n"] == 1  # the report reads it
+    with pytest.raises(ValueError, match="method: 'fp32-online' vs 'integer'"):
+        summarise([load_metrics(tmp_path / "a"), load_metrics(tmp_path / "i")])  # not averaged
     with pytest.raises(ValueError, match="another configuration"):
         run_baseline("fp32-online", "shd-snn", tmp_path / "b", epochs=3, error="direct",
                      threads=1, **kw)

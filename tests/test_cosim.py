@@ -8,25 +8,18 @@ cores.  Builds are cached in ``build/cosim`` (keyed by config, lanes and generat
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 
 from intsnn.hw import host_protocol as hp
 from intsnn.sim import tb
-from intsnn.sim.cosim import CosimOptions, cosimulate
-from intsnn.sim.tools import SimulatorNotFound, find_simulator
+from intsnn.sim.cosim import CosimInterrupted, CosimOptions, cosimulate
 from intsnn.sw.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "cosim"
-
-
-def _need(sim):
-    try:
-        find_simulator(sim)
-    except SimulatorNotFound as e:
-        pytest.skip(str(e))
 
 
 def _opts(tmp_path, **kw):
@@ -84,10 +77,9 @@ CASES = [
 
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)
 def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test, batch):
-    _need(sim)
     o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
               train_samples=n_train, test_samples=n_test, batch_size=batch,
-              overrides={"n_hidden": n_hidden})
+              overrides={"n_hidden": n_hidden, "lr_rounding": "floor"})  # hardware: floor
     r = cosimulate(o)
     assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
     assert r["checked"]["train_samples"] == n_train and r["checked"]["test_samples"] == n_test
@@ -95,8 +87,8 @@ def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_
     assert r["accuracy"]["test"]["hardware"] == r["accuracy"]["test"]["golden"]
     assert r["cycles"]["per_train_sample"]["min"] > 0
     # every sample's cycle count was compared with the analytic formula (mismatches == [])
-    assert r["cycles"]["lower_bound_per_train_sample"]["n"] == n_train
-    assert r["cycles"]["ratio_to_lower_bound"]["of_sums"] > 0
+    assert r["cycles"]["work_per_train_sample"]["n"] == n_train
+    assert 1 <= r["cycles"]["ratio_to_work"]["of_sums"] <= r["cycles"]["ratio_to_work"]["max"]
     assert r["cycles"]["total_simulated"] > 0 and 0 <= r["time"]["python_share"] < 1
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["config"]["n_hidden"] == n_hidden and saved["simulator"]["name"] == sim
@@ -104,8 +96,8 @@ def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_
 
 @pytest.mark.verilator
 def test_injected_fault_is_found_and_diagnosed(tmp_path):
-    """A wrong output weight written into the hardware: the first divergence is named."""
-    _need("verilator")
+    """A wrong output weight written into the hardware: the first divergence is named, and the
+    cocotb test itself fails (after writing its results)."""
     o = _opts(tmp_path, sim="verilator", preset="mnist-snn", train_samples=8, test_samples=4,
               batch_size=4, overrides={"n_hidden": 16},
               inject={"region": hp.REGION_W_OUTPUT, "row": 3, "col": 5, "value": 32767})
@@ -119,6 +111,9 @@ def test_injected_fault_is_found_and_diagnosed(tmp_path):
     else:
         assert d["timestep"] is not None and "neuron" in d and d["golden_counts"]
     assert (tmp_path / "out" / "report.json").is_file()
+    xml = Path(r["hardware"]["build_dir"]) / "results.cosim_bench.xml"
+    failures = [f.get("message") for f in ElementTree.parse(xml).getroot().iter("failure")]
+    assert len(failures) == 1 and "mismatch(es) with the golden model" in failures[0]
 
 
 # ---------------------------------------------------------------------- bad input
@@ -128,18 +123,22 @@ def _cli(tmp_path, *extra, sim="icarus", preset="mnist-snn"):
                  "--build-dir", str(BUILD), "--out", str(tmp_path / "out"), *extra])
 
 
-def test_missing_data_file(tmp_path, capsys):
-    _need("icarus")
+@pytest.mark.icarus
+def test_missing_data_file_and_the_old_report(tmp_path, capsys):
+    """A failed run moves the previous report aside: it cannot pass for this run's."""
     empty = tmp_path / "nodata"
     empty.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "report.json").write_text('{"status": "match"}')
     assert _cli(tmp_path, "--data-dir", str(empty)) == 2
     err = capsys.readouterr().err
     assert "error" in err and "mnist" in err.lower()
     assert not (tmp_path / "out" / "report.json").exists()
+    assert (tmp_path / "out" / "report.previous.json").read_text() == '{"status": "match"}'
 
 
+@pytest.mark.icarus
 def test_reused_verilog_for_another_config(tmp_path, capsys):
-    _need("icarus")
     from intsnn.golden.config import preset
     from intsnn.hw.generate import generate
     hw = tmp_path / "hw"
@@ -148,12 +147,18 @@ def test_reused_verilog_for_another_config(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "generated for another configuration" in err and "n_hidden" in err
     assert not (tmp_path / "out" / "report.json").exists()
+    generate(preset("mnist-snn", n_hidden=8, batch_size=2, n_out=12), 4, hw)
+    assert _cli(tmp_path, "--hw-dir", str(hw), "--lanes", "4") == 2
+    err = capsys.readouterr().err
+    assert "n_out: hardware 12 != requested 10" in err and "--n-out 10" in err
+    (hw / "manifest.json").write_text('{"config": ')
+    assert _cli(tmp_path, "--hw-dir", str(hw), "--lanes", "4") == 2
+    assert f"{hw / 'manifest.json'} is not a readable manifest" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("sim", [pytest.param("icarus", marks=pytest.mark.icarus),
                                  pytest.param("verilator", marks=pytest.mark.verilator)])
 def test_simulator_build_failure(tmp_path, capsys, sim):
-    _need(sim)
     from intsnn.golden.config import preset
     from intsnn.hw.generate import generate
     hw = tmp_path / "hw"
@@ -191,3 +196,154 @@ def test_diagnosis_of_a_count_mismatch_names_neuron_and_step():
     assert d["neuron"] == o_idx and d["golden_counts"] == counts.tolist()
     assert d["timestep"] == d["golden_spike_steps"][-1]
     assert f"output neuron {o_idx}" in d["note"]
+
+
+# ---------------------------------------------------------------------- outputs and resume
+@pytest.mark.parametrize("where", ["--out is a file", "--out <file>/sub", "--out unwritable",
+                                   "--build-dir is a file", "--build-dir unwritable"])
+def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys, monkeypatch, where):
+    f = tmp_path / "f"
+    f.write_text("")
+    opt, kind = where.split(" ", 1)
+    bad = {"is a file": f, "<file>/sub": f / "sub", "unwritable": "/sys/intsnn-out"}[kind]
+    monkeypatch.setattr("intsnn.sim.cosim.find_simulator", lambda *a: pytest.fail("worked"))
+    argv = ["cosim", "--preset", "mnist-snn", "--out", str(tmp_path / "o")]
+    argv += [opt, str(bad)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"intsnn cosim: error: cannot write to {opt} "
+                                                   f"{bad}: ")
+
+
+RESUME = dict(sim="verilator", preset="mnist-snn", shadow_bits=16, inference_bits=8,
+              train_samples=8, test_samples=4, batch_size=4, overrides={"n_hidden": 16})
+
+
+def _same_run(a, b):
+    for key in ("status", "mismatch_count", "checked", "accuracy", "per_sample"):
+        assert a[key] == b[key], key
+    for key in ("per_train_sample", "per_inference_sample", "per_update", "total_simulated"):
+        assert a["cycles"][key] == b["cycles"][key], key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The RESUME co-simulation run once without a stop."""
+    return cosimulate(_opts(tmp_path_factory.mktemp("full"), **RESUME))
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("stops, position", [(1, {"phase": "train", "next": 4}),
+                                             (3, {"phase": "test", "next": 1})],
+                         ids=["in-training", "in-testing"])
+def test_cosim_resume_is_bit_exact(tmp_path, stops, position, uninterrupted):
+    """Stopped after a checkpoint and run again, the co-simulation ends exactly as one that was
+    never stopped: every prediction, count, cycle count and the total simulated cycles."""
+    full = uninterrupted
+    o = _opts(tmp_path / "b", checkpoint_every_s=0, stop_after_checkpoints=stops, **RESUME)
+    with pytest.raises(CosimInterrupted):
+        cosimulate(o)
+    out = tmp_path / "b" / "out"
+    assert (out / "cosim-checkpoint.npz").is_file() and not (out / "report.json").exists()
+    o.stop_after_checkpoints = None
+    resumed = cosimulate(o)
+    assert resumed["resume"]["resumed_from"] == position and resumed["resume"]["sessions"] == 2
+    _same_run(full, resumed)
+    assert not (out / "cosim-checkpoint.npz").exists()  # finished: nothing left to resume
+    if position["phase"] == "train":  # once: a checkpoint of another run is refused
+        o.seed = 1
+        o.stop_after_checkpoints = 1
+        with pytest.raises(CosimInterrupted):
+            cosimulate(o)
+        o.seed = 0
+        with pytest.raises(ValueError, match=r"cosim-checkpoint.npz belongs to another "
+                                             r"co-simulation \(different data, seed\)"):
+            cosimulate(o)
+
+
+@pytest.mark.verilator
+def test_a_finished_run_survives_a_failing_report_write(tmp_path, monkeypatch):
+    from intsnn.sim import cosim
+    from intsnn.sw.outputs import OutputError
+    real = cosim.outputs.write_json
+
+    def no_space(path, *a, **k):
+        if Path(path).name == "report.json":
+            raise OSError(28, "No space left on device")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(cosim.outputs, "write_json", no_space)
+    with pytest.raises(OutputError, match=r"cannot write .*report.json \(No space left on "
+                                          r"device\); the finished run's report is in ") as ei:
+        cosimulate(_opts(tmp_path, **RESUME))
+    rescued = json.loads(Path(str(ei.value).rsplit(" ", 1)[-1]).read_text())
+    assert rescued["status"] == "match" and rescued["checked"]["train_samples"] == 8
+
+
+def test_demo_uses_the_embedded_subset_whatever_intsnn_data_says(tmp_path, monkeypatch, capsys):
+    from intsnn.sim import cli
+    from intsnn.sim.cosim import load_samples
+    monkeypatch.setenv("INTSNN_DATA", str(tmp_path))  # an empty folder: real files would fail
+    seen = {}
+
+    def fake(o):
+        seen["o"] = o
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cosimulate", fake)
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 130
+    out = capsys.readouterr().out
+    assert "embedded real MNIST subset" in out and "$INTSNN_DATA is ignored" in out
+    o = seen["o"]
+    o.train_samples, o.test_samples = 4, 2
+    meta = load_samples(o)[-1]
+    assert meta["source"] == "embedded" and meta["data_dir"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_ctrl_c_during_cosim_then_the_same_command_resumes(tmp_path):
+    """A real SIGINT to the process group (what a terminal sends), mid-run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "intsnn.sw.cli", "cosim", "--preset", "mnist-snn",
+            "--train-samples", "48", "--test-samples", "8", "--batch-size", "4", "--n-hidden",
+            "16", "--checkpoint-every", "0", "--build-dir", str(BUILD), "--out", str(out)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True,  # SIGINT as a terminal sends it, not ignored
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for _ in range(3000):
+        if (out / "cosim-checkpoint.npz").is_file() or p.poll() is not None:
+            break
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("intsnn cosim: interrupted; resume with the same "
+                                            "command")
+    assert "Traceback" not in err and not (out / "report.json").exists()
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads((out / "report.json").read_text())
+    assert resumed["resume"]["sessions"] == 2
+    full = cosimulate(_opts(tmp_path / "full", sim="verilator", preset="mnist-snn",
+                            train_samples=48, test_samples=8, batch_size=4,
+                            overrides={"n_hidden": 16}))
+    _same_run(full, resumed)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-hidden", "0"], "argument --n-hidden: must be >= 1, got 0"),
+    (["--train-samples", "0"], "argument --train-samples: must be >= 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["--data-dir", ""], "argument --data-dir: is empty"),
+    (["--checkpoint-every", "-1"], "argument --checkpoint-every: must be a finite number >= 0"),
+])
+def test_cosim_arguments_that_used_to_be_ignored(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as ei:
+        main(["cosim", "--preset", "mnist-snn", "--out", str(tmp_path / "o"), *argv])
+    assert ei.value.code == 2 and message in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Property: the fast kernels equal the per-timestep reference bit for bit, over the whole
 configuration space of the SNN and RSNN (S 8..16, Q 2..S, input bits 1..16, error modes, losses,
-clip orders, rec_source, saturating voltages, sizes, batch sizes around the chunk size), in both
+clip orders, learning-rate roundings, rec_source, saturating voltages, sizes, batch sizes around the chunk size), in both
 trace modes and with one or two threads.
 
 The default run draws a few dozen configurations (seconds); ``-m slow`` draws hundreds.
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from intsnn.golden import fast
-from intsnn.golden.config import LayerParams, NetConfig, bits_signed
+from intsnn.golden.config import LR_ROUNDINGS, LayerParams, NetConfig, bits_signed
 from intsnn.golden.model import IntSNN
 
 pytestmark = pytest.mark.skipif(not fast.HAVE_NUMBA, reason="numba not installed")
@@ -63,7 +63,8 @@ def cases(draw, max_in=12, max_hidden=20, max_t=12, max_batch=40):
         error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
         loss=draw(st.sampled_from(["standard", "positive", "random"])),
         clip_order=draw(st.sampled_from(["shift_then_clip", "clip_then_shift"])),
-        soft_error_start=draw(st.integers(0, t)), fb_threshold=draw(st.integers(1, 200)))
+        soft_error_start=draw(st.integers(0, t)), fb_threshold=draw(st.integers(1, 200)),
+        lr_rounding=draw(st.sampled_from(LR_ROUNDINGS)))
     try:
         cfg = NetConfig(**kw)
     except ValueError:
@@ -75,13 +76,15 @@ def cases(draw, max_in=12, max_hidden=20, max_t=12, max_batch=40):
     x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < draw(
         st.sampled_from([0.1, 0.5, 1.0])))
     y = rng.integers(0, cfg.n_out, b)
-    return cfg, seed, x, y, draw(st.sampled_from([1, 2]))
+    # the online mode's trace block: short blocks make samples fold into per-synapse traces
+    return cfg, seed, x, y, draw(st.sampled_from([1, 2])), draw(st.sampled_from([2, 3, 32]))
 
 
 def check_fast_equals_reference(case):
-    cfg, seed, x, y, threads = case
-    saved = fast.get_threads()
+    cfg, seed, x, y, threads, block = case
+    saved = fast.get_threads(), fast.TRACE_BLOCK
     fast.set_threads(threads)
+    fast.TRACE_BLOCK = block
     try:
         ref = IntSNN(cfg, seed, fast=False)
         models = [IntSNN(cfg, seed, trace_mode=m) for m in ("online", "deferred")]
@@ -100,7 +103,8 @@ def check_fast_equals_reference(case):
             for u, v in zip(m.predict(x), ref.predict(x)):
                 eq(u, v)
     finally:
-        fast.set_threads(saved)
+        fast.set_threads(saved[0])
+        fast.TRACE_BLOCK = saved[1]
 
 
 @st.composite
@@ -128,7 +132,8 @@ def csnn_cases(draw):
             error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
             loss=draw(st.sampled_from(["standard", "positive", "random"])),
             clip_order=draw(st.sampled_from(["shift_then_clip", "clip_then_shift"])),
-            soft_error_start=draw(st.integers(0, t)))
+            soft_error_start=draw(st.integers(0, t)),
+            lr_rounding=draw(st.sampled_from(LR_ROUNDINGS)))
     except ValueError:
         assume(False)
     seed = draw(st.integers(0, 2 ** 16))
@@ -169,10 +174,12 @@ def test_fast_equals_reference_on_fixed_cases(arch, mode, loss, source):
                         output=LayerParams(30, 50, 1, 4), alpha=16, clip=300, shadow_bits=12,
                         inference_bits=[8, 12, 5][trial], batch_size=20, rec_shift=3,
                         rec_source=source, voltage_bits=40 if arch == "rsnn" else None,
-                        error_mode=mode, loss=loss, soft_error_start=1)
+                        error_mode=mode, loss=loss, soft_error_start=1,
+                        lr_rounding=LR_ROUNDINGS[(trial + 2) % 3])
         shape = (20, cfg.timesteps, cfg.n_in)
         x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < 0.6)
-        check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2))
+        check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2,
+                                     [32, 2, 4][trial]))
 
 
 @QUICK
@@ -203,8 +210,11 @@ def test_sixteen_bit_input_counts_do_not_wrap():
 
 def test_online_memory_does_not_grow_with_t_and_auto_picks_it():
     base = NetConfig(n_in=784, n_hidden=100, n_out=10, batch_size=128)
-    mem = {t: fast.trace_memory(base.replace(timesteps=t), 128, parts=1) for t in (10, 1000)}
-    assert mem[10]["online"] == mem[1000]["online"]
+    mem = {t: fast.trace_memory(base.replace(timesteps=t), 128, parts=1)
+           for t in (10, fast.TRACE_BLOCK, 100, 1000)}
+    # online: bounded by what TRACE_BLOCK steps need, constant beyond
+    assert mem[10]["online"] <= mem[fast.TRACE_BLOCK]["online"]
+    assert mem[100]["online"] == mem[1000]["online"] < 4 << 20
     assert mem[1000]["deferred"] == 100 * mem[10]["deferred"]
     assert fast.plan(base.replace(timesteps=1000), 128).mode == "online"
     assert fast.plan(base.replace(timesteps=1000), 128, "deferred").mode == "deferred"

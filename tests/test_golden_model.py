@@ -262,7 +262,7 @@ def test_mixed_precision_configs_train_and_stay_in_range(s, q):
 
 def test_csnn_reference_runs_and_updates_kernels():
     cfg = preset("mnist-csnn", batch_size=2)
-    m = IntSNN(cfg, 0)
+    m = IntSNN(cfg, 0, fast=False)  # the fast path: tests/test_golden_csnn.py
     assert not m.fast
     rng = np.random.default_rng(0)
     x = (rng.random((2, 20, 784)) < 0.2).astype(np.int16)

@@ -16,7 +16,7 @@ from intsnn.golden.config import LayerParams, NetConfig, preset
 from intsnn.golden.model import IntSNN
 
 WATCHED = {str(Path(golden_pkg.__file__).parent / f) for f in
-           ("ops.py", "reference.py", "fast.py", "model.py", "init.py")}
+           ("ops.py", "reference.py", "fast.py", "fast_csnn.py", "model.py", "init.py")}
 
 
 def _is_float(v):
@@ -61,6 +61,7 @@ CASES = [
     ("snn", "direct", "standard", True), ("snn", "direct", "standard", False),
     ("rsnn", "direct", "random", True), ("snn", "final", "positive", False),
     ("snn", "feedback", "standard", True), ("csnn", "direct", "standard", False),
+    ("csnn", "feedback", "random", True),
 ]
 
 

@@ -7,26 +7,10 @@ import pytest
 
 pytest.importorskip("amaranth")
 
-from intsnn.golden.config import LayerParams, NetConfig  # noqa: E402
+from intsnn.golden.config import LayerParams  # noqa: E402
 from intsnn.golden.model import IntSNN  # noqa: E402
 from intsnn.hw import cycles  # noqa: E402
-from intsnn.hw.bench import rtl_train  # noqa: E402
-
-
-def small_cfg(arch="snn", S=16, Q=8, input_bits=1, clip_order="shift_then_clip",
-              n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3):
-    """A small config whose thresholds follow Q so that neurons actually spike and learn."""
-    q = Q - 8
-    sc = (lambda v: v << q) if q >= 0 else (lambda v: max(1, v >> -q))
-    kw = dict(arch=arch, n_in=n_in, n_hidden=n_hidden, n_out=n_out, timesteps=timesteps,
-              batch_size=batch_size, input_bits=input_bits, shadow_bits=S, inference_bits=Q,
-              hidden=(LayerParams(sc(40), sc(120), 3, None) if input_bits == 1
-                      else LayerParams(sc(4000), sc(8000), 3, None)),
-              output=LayerParams(sc(30), sc(60), 1, 5), alpha=16,
-              clip=min(700, (1 << (S - 1)) - 1), clip_order=clip_order)
-    if arch == "rsnn":
-        kw.update(voltage_bits=max(16, 16 + q), rec_shift=max(0, 3 + q))
-    return NetConfig(**kw)
+from intsnn.hw.bench import rtl_train, small_net as small_cfg  # noqa: E402
 
 
 def random_inputs(cfg, n, seed, density=0.4):
@@ -104,12 +88,13 @@ def test_protocol_status_and_clear_frames():
 
     from intsnn.hw import host_protocol as hp
     from intsnn.hw.bench import Host
+    from intsnn.hw.config import HwConfig
     from intsnn.hw.core import IntSNNCore
 
     cfg = small_cfg("snn")
     net = IntSNN(cfg, seed=2)
     x, labels = random_inputs(cfg, 1, 4)
-    dut = IntSNNCore(cfg, 2)
+    dut = IntSNNCore(config=HwConfig(net=cfg, lanes=2))
     seen = {}
 
     async def tb(ctx):
@@ -146,8 +131,9 @@ def test_protocol_status_and_clear_frames():
     np.testing.assert_array_equal(seen["counts"], counts[0])
 
 
-@pytest.mark.parametrize("name,arch,S,Q,lanes", [("mnist-snn", "snn", 16, 8, 8),
-                                                 ("shd-rsnn", "rsnn", 8, 4, 4)])
+@pytest.mark.parametrize("name,arch,S,Q,lanes", [
+    pytest.param("mnist-snn", "snn", 16, 8, 8, marks=pytest.mark.slow),  # 80 s of Amaranth sim
+    ("shd-rsnn", "rsnn", 8, 4, 4)])
 def test_core_on_real_samples(name, arch, S, Q, lanes):
     """Real embedded samples (rate-coded MNIST / SHD-format frames) at the preset's input size,
     timesteps and hidden-layer hyper-parameters.  To keep the Amaranth simulation short the
@@ -161,7 +147,7 @@ def test_core_on_real_samples(name, arch, S, Q, lanes):
 
     H = 12
     data = load_data(name, "train", None, limit=3)
-    # the hardware implements the floor of eq. 3.18's shift only (check_config refuses 'dither')
+    # the hardware implements the floor of eq. 3.18's shift only (HwConfig refuses 'dither')
     full = preset(name, S, Q, headroom=0, n_out=int(data.meta["n_classes"]), lr_rounding="floor")
     o = full.output
     cfg = full.replace(n_hidden=H, batch_size=3, output=LayerParams(

@@ -1,41 +1,71 @@
-"""Cycle formula vs the brief's lower bound (the formula itself is asserted equal to RTL cycles
-in tests/test_hw_core.py and, sample by sample, in every co-simulation)."""
+"""Cycle formula against the work the design must do (the formula itself is asserted equal to
+RTL cycles in tests/test_hw_core.py and, sample by sample, in every co-simulation)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from intsnn.golden.config import LayerParams, NetConfig, preset
 from intsnn.hw import cycles
 
 
-def test_within_bound_on_real_samples():
-    """Every preset, P = 1, 4, 16, on real embedded samples: cycles <= 1.25 x the bound for
-    every single sample, and inference is cheaper than training."""
-    rows = cycles.bound_table(samples=6)
+def test_within_work_on_real_samples():
+    """Every preset, P = 1, 4, 16, on real embedded samples: cycles (+ the stream's) are within
+    1.25 x the work for every single sample, never below it, and inference is cheaper."""
+    rows = cycles.work_table(samples=6)
     assert {(r["preset"], r["lanes"]) for r in rows} == {
         (p, n) for p in ("mnist-snn", "shd-snn", "shd-rsnn") for n in (1, 4, 16)}
     for r in rows:
-        assert r["ratio_max"] <= 1.25, r
+        assert 1.0 <= r["ratio_min"] <= r["ratio"] <= r["ratio_max"] <= 1.25, r
+        assert 1.0 <= r["ratio_infer"] <= 1.25, r
         assert 0 < r["cycles_infer_mean"] < r["cycles_train_mean"], r
+        assert 1.0 < r["ratio_update"] < 1.01, r
 
 
-def test_lower_bound_by_hand():
-    cfg = NetConfig(arch="rsnn", n_in=3, n_hidden=2, n_out=2, timesteps=2, voltage_bits=16,
-                    rec_shift=2, hidden=LayerParams(10, 5, 1), output=LayerParams(10, 5, 1))
+def _by_hand_cfg():
+    return NetConfig(arch="rsnn", n_in=3, n_hidden=2, n_out=2, timesteps=2, voltage_bits=16,
+                     rec_shift=2, hidden=LayerParams(10, 5, 1), output=LayerParams(10, 5, 1))
+
+
+def test_work_by_hand():
+    cfg = _by_hand_cfg()
     x = np.array([[1, 0, 2], [0, 0, 1]])                 # 3 non-zero inputs
     s_h = np.array([[1, 0], [0, 0]])                     # 1 hidden spike
-    pg_h = np.array([[1, 1], [0, 1]])                    # 3 hidden pseudo-gradients
-    pg_o = np.array([[0, 0], [1, 0]])                    # 1 output pseudo-gradient
+    pg_h = np.array([[1, 0], [0, 0]])                    # hidden pg only in neuron 0
+    pg_o = np.array([[0, 0], [1, 0]])                    # output pg only in neuron 0
     v_h = np.array([[4, 3], [8, -1]])                    # V(0) >> 2 = [1, 0]: 1 recurrent input
-    work = (3 * 2 + 1 * 2 + 3 * 3 + 1 * 2 + 2 * 3 + 2 * 2) + 1 * 2
-    assert cycles.lower_bound(cfg, 1, x, s_h, pg_h, pg_o, v_h) == work
-    assert cycles.lower_bound(cfg, 4, x, s_h, pg_h, pg_o, v_h) == work / 4
-    with pytest.raises(ValueError, match="v_hidden"):
-        cycles.lower_bound(cfg, 1, x, s_h, pg_h, pg_o)
+    e, vfb_h = np.array([0, 5]), np.array([7, 0])
+    args = (x, v_h, s_h, pg_h, pg_o, e, vfb_h)
+    # P = 1: HW = OW = 2 words, IW = 3; output neuron 0 has a pg but e[0] = 0: no delta work
+    w = cycles.sample_work(cfg, 1, *args)
+    assert w == {"synaptic_events": 3 * 2 + 1 * 2 + 1 * 2, "neuron_updates": 2 * (2 + 2),
+                 "error": 2, "feedback": 2 * 2, "deferred_delta": 3, "stream_beats": 2 * 3,
+                 "total": 10 + 8 + 2 + 4 + 3 + 6}
+    # P = 2: one word per layer, IW = 2; the output word has a pg and e != 0
+    w = cycles.sample_work(cfg, 2, *args)
+    assert w == {"synaptic_events": 3 + 1 + 1, "neuron_updates": 2 * 2, "error": 1,
+                 "feedback": 2, "deferred_delta": 2 + 3, "stream_beats": 4, "total": 21}
+    assert cycles.sample_work(cfg, 2, *args, train=False)["total"] == 5 + 4 + 1 + 4
+
+
+def test_cycles_by_hand():
+    """The formula's terms on the by-hand sample, P = 2 (IW = 2, HW = OW = 1)."""
+    cfg = _by_hand_cfg()
+    x = np.array([[1, 0, 2], [0, 0, 1]])
+    s_h = np.array([[1, 0], [0, 0]])
+    pg_h, pg_o = np.array([[1, 0], [0, 0]]), np.array([[0, 0], [1, 0]])
+    v_h = np.array([[4, 3], [8, -1]])
+    e, vfb_h = np.array([0, 5]), np.array([7, 0])
+    t0 = (1 + 2 + 2 + 1 * 2) + (1 + 1) + (1 + 1 + 1 + 1 * 1) + (1 + 1)       # 15
+    t1 = (1 + 2 + 1 + 1 * 1) + (1 + 1 + 1 + 1 * 1) + (1 + 1) + (1 + 1 + 0) + (1 + 1)   # 15
+    infer = t0 + t1 + 1 + 1 + 1
+    assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h, False) == infer
+    train = infer + 2 * 1 + 1 + (2 + (2 + 1)) + (2 + (3 + 1))
+    assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
+    assert cycles.stream_cycles(cfg, 2) == 2 * 2 * 2
 
 
 def test_update_formula():
     cfg = preset("shd-rsnn")
     assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 2
+    assert cycles.update_work(cfg, 4) == 175 * 64 + 256 * 5

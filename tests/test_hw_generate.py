@@ -1,4 +1,7 @@
-"""Generator: parameter errors, manifest contents, Verilator lint of the generated Verilog."""
+# amaranth: UnusedElaboratable=no
+"""Generator: parameter errors, manifest contents, Verilator lint of the generated Verilog.
+
+(The first line tells Amaranth not to warn about components its constructors rejected.)"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ pytest.importorskip("amaranth")
 
 from intsnn.golden.config import LayerParams, NetConfig, preset  # noqa: E402
 from intsnn.hw import cycles  # noqa: E402
-from intsnn.hw.core import IntSNNCore, Layout, check_config  # noqa: E402
+from intsnn.hw.config import HwConfig  # noqa: E402
+from intsnn.hw.core import IntSNNCore  # noqa: E402
 from intsnn.hw.generate import THESIS_TABLE_3_1, generate, thesis_comparison  # noqa: E402
 
 SMALL = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
@@ -18,29 +22,46 @@ SMALL = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
 
 
 @pytest.mark.parametrize("kw,lanes,match", [
-    ({}, 0, r"lanes must be >= 1"),
-    ({}, 3, r"lanes must be a power of two"),
-    ({}, 128, r"lanes must be <= 64"),
+    ({}, 0, r"lanes must be in 1\.\.64, not 0"),
+    ({}, 3, r"lanes must be a power of two .*, not 3"),
+    ({}, 128, r"lanes must be in 1\.\.64, not 128"),
     ({"arch": "csnn", "n_in": 784, "n_hidden": 32 * 144}, 1, r"arch 'csnn' is not supported"),
     ({"error_mode": "feedback"}, 1, r"error_mode 'feedback' is not supported"),
     ({"loss": "positive"}, 1, r"loss 'positive' is not supported"),
     ({"n_in": 20000}, 1, r"n_in=20000 exceeds the bus address field"),
     ({"arch": "rsnn", "voltage_bits": 20, "rec_source": "post_reset"}, 1,
      r"rec_source 'post_reset' is not supported"),
+    ({"lr_rounding": "dither"}, 1, r"lr_rounding 'dither' is not supported in hardware "
+                                   r"\(floor\)"),
+    ({"lr_rounding": "nearest"}, 1, r"lr_rounding 'nearest' is not supported"),
     ({"arch": "rsnn", "voltage_bits": 48, "rec_shift": 0, "n_hidden": 16000}, 1,
      r"voltage_bits too large"),
 ])
 def test_parameter_errors(kw, lanes, match):
     cfg = SMALL.replace(**kw)
     with pytest.raises(ValueError, match=match):
-        check_config(cfg, lanes)
+        HwConfig(net=cfg, lanes=lanes)
     with pytest.raises(ValueError, match=match):
-        IntSNNCore(cfg, lanes)
+        generate(cfg, lanes, "/nonexistent/never-written")
 
 
-def test_lanes_type():
-    with pytest.raises(TypeError, match=r"lanes must be an int"):
-        IntSNNCore(SMALL, 2.0)
+@pytest.mark.parametrize("kw,match", [
+    ({"net": SMALL, "lanes": 2.0}, r"lanes must be an integer, not 2\.0"),
+    ({"net": SMALL, "lanes": True}, r"lanes must be an integer, not True"),
+    ({"net": SMALL.to_dict(), "lanes": 2}, r"net must be a NetConfig, not \{"),
+])
+def test_config_types(kw, match):
+    with pytest.raises(TypeError, match=match):
+        HwConfig(**kw)
+    with pytest.raises(TypeError, match=r"positional"):
+        HwConfig(SMALL, 2)  # keyword-only
+
+
+def test_core_constructor():
+    with pytest.raises(TypeError, match=r"config must be an HwConfig, not NetConfig"):
+        IntSNNCore(config=SMALL)
+    with pytest.raises(TypeError, match=r"positional"):
+        IntSNNCore(HwConfig(net=SMALL))
 
 
 def test_manifest_and_lint(tmp_path):
@@ -51,8 +72,8 @@ def test_manifest_and_lint(tmp_path):
     names = {p["name"] for p in man["ports"]}
     assert {"bus__addr", "bus__r_data", "frames__payload", "frames__ready", "busy",
             "done"} <= names
-    lay = Layout(cfg, 2)
-    assert man["state"]["total_bits"] == sum(d * w for d, w, _, _ in lay.memories.values())
+    hw = HwConfig(net=cfg, lanes=2)
+    assert man["state"]["total_bits"] == sum(hw.state_bits().values())
     assert man["cycles"]["update_cycles"] == cycles.expected_update_cycles(cfg, 2)
     assert man["widths"]["delta_accumulator"] == cfg.widths()["delta_accumulator"]
     assert "w_recurrent" in man["state"]["memories"]
@@ -65,6 +86,24 @@ def test_manifest_and_lint(tmp_path):
         pytest.skip(str(exc))
     from intsnn.sim.runner import lint_verilog
     assert lint_verilog(vpath, "intsnn_core") == ""  # raises VerilogLintError on a finding
+
+
+def test_memories_without_initial_contents(tmp_path):
+    """The memories whose contents are loaded, cleared after reset or written before they are
+    read are ``intsnn_ram`` instances without initial values; the accumulators and counts
+    (which must read 0 after configuration) keep theirs (``initial`` blocks of zeros)."""
+    from intsnn.hw.ram import RAM_MODULE
+    cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3)
+    vpath, man = generate(cfg, 4, tmp_path)
+    text = vpath.read_text()
+    hw = HwConfig(net=cfg, lanes=4)
+    no_init = [k for k, s in hw.memories.items() if not s.init]
+    assert {"w_hidden", "w_output", "w_recurrent", "delta_hidden", "delta_output"} <= set(no_init)
+    assert text.count(f"module {RAM_MODULE}") == 1
+    assert text.count(f"  {RAM_MODULE} #(") == len(no_init)
+    assert text.count("initial begin") == len(hw.memories) - len(no_init)
+    assert {k for k, v in man["state"]["memories"].items() if v["initial_contents"]} == {
+        "acc_hidden", "acc_output", "counts"}
 
 
 def test_thesis_comparison():
@@ -116,8 +155,7 @@ def test_every_preset_generates_and_lints(tmp_path, name):
     cfg = preset(name)
     vpath, man = generate(cfg, 4, tmp_path)
     assert man["config"]["n_in"] == cfg.n_in and man["lanes"] == 4
-    assert man["state"]["total_bits"] == sum(d * w for d, w, _, _ in
-                                             Layout(cfg, 4).memories.values())
+    assert man["state"]["total_bits"] == sum(HwConfig(net=cfg, lanes=4).state_bits().values())
     assert lint_verilog(vpath, "intsnn_core") == ""
 
 

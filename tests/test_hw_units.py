@@ -1,4 +1,7 @@
-"""Each lane unit against its golden function on random operands (Amaranth simulator)."""
+# amaranth: UnusedElaboratable=no
+"""Each lane unit against its golden function on random operands (Amaranth simulator).
+
+(The first line tells Amaranth not to warn about units its constructors rejected.)"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from amaranth.sim import Simulator  # noqa: E402
 
 from intsnn.golden import ops  # noqa: E402
 from intsnn.golden.config import LayerParams, NetConfig  # noqa: E402
-from intsnn.hw.units import ErrorUnit, NeuronUnit, UpdateUnit, acc_bits  # noqa: E402
+from intsnn.hw.config import acc_bits  # noqa: E402
+from intsnn.hw.units import ErrorUnit, NeuronUnit, UpdateUnit  # noqa: E402
 
 CFGS = [
     NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
@@ -52,7 +56,7 @@ def test_neuron_unit(cfg, layer):
                                         300),
                            [0, p.threshold, p.threshold + 1, (1 << (vb - 1)), -(1 << (vb - 1))]])
     lasts = rng.integers(0, 2, accs.size)
-    dut = NeuronUnit(cfg, layer)
+    dut = NeuronUnit(net=cfg, layer=layer)
     out = run_comb(dut, [{"acc": int(a), "last": int(l)} for a, l in zip(accs, lasts)],
                    ["v", "spike", "pg", "acc_next", "q"])
     # golden: acc = (V_s >> beta) + current, i.e. lif_voltage(0, acc)
@@ -76,7 +80,7 @@ def test_update_unit(cfg, layer):
                         rng.integers(-4 * cfg.clip << p.lr_shift, 4 * cfg.clip << p.lr_shift,
                                      200)]) if p.lr_shift < 20 else \
         rng.integers(-(1 << (db - 1)), 1 << (db - 1), 400)
-    dut = UpdateUnit(cfg, layer)
+    dut = UpdateUnit(net=cfg, layer=layer)
     out = run_comb(dut, [{"w": int(a), "delta": int(b)} for a, b in zip(w, d)], ["w_new"])
     ref = ops.weight_update(w, d, p.lr_shift, p.wd_shift, cfg)
     np.testing.assert_array_equal([o["w_new"] for o in out], ref)
@@ -91,5 +95,16 @@ def test_error_unit(cfg):
             cases.append({"count": int(c), "is_label": lab, "valid": 1})
             ref.append(int(ops.prediction_error(np.array([[c, 0]]), np.array([1 - lab]),
                                                 cfg.replace(n_out=2))[0, 0]))
-    out = run_comb(ErrorUnit(cfg), cases, ["e"])
+    out = run_comb(ErrorUnit(net=cfg), cases, ["e"])
     np.testing.assert_array_equal([o["e"] for o in out], ref)
+
+
+@pytest.mark.parametrize("unit", [NeuronUnit, UpdateUnit])
+def test_layer_is_checked(unit):
+    """A typo in ``layer`` is an error, not the other layer."""
+    with pytest.raises(ValueError, match=r"layer must be 'hidden' or 'output', not 'hiden'"):
+        unit(net=CFGS[0], layer="hiden")
+    with pytest.raises(TypeError, match=r"net must be a NetConfig, not 3"):
+        unit(net=3, layer="hidden")
+    with pytest.raises(TypeError, match=r"positional"):
+        unit(CFGS[0], "hidden")

@@ -108,7 +108,7 @@ def test_run_command_one_line_and_exit_codes(capsys):
         run_command("intsnn x", lambda: 1 // 0)
 
 
-def test_heartbeat_and_follow_report_the_step():
+def test_heartbeat_and_follow_report_the_step(capsys):
     s = io.StringIO()
     with heartbeat("yosys synth_ecp5", interval=0.01, stream=s, status=lambda: "pass 3"):
         import time
@@ -117,7 +117,7 @@ def test_heartbeat_and_follow_report_the_step():
     assert "yosys synth_ecp5 ... " in text and "pass 3" in text
     assert text.splitlines()[-1].startswith("yosys synth_ecp5: ")
     n = iter(range(100))
-    with follow("simulate", 10, lambda: next(n), interval=0.01, quiet=True) as pbar:
+    with follow("simulate", 10, lambda: (next(n), "train"), interval=0.01) as pbar:
         import time
         time.sleep(0.05)
-    assert pbar.n > 0
+    assert pbar.n > 0 and "simulate" in capsys.readouterr().err

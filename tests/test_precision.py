@@ -2,15 +2,19 @@
 presets (docs/algorithm.md, "Mixed precision and other precisions" and "Rounding of the
 learning-rate shift")."""
 
+import json
+
 import numpy as np
 import pytest
 
 from intsnn.golden import ops
 from intsnn.golden import reference as ref
-from intsnn.golden.config import LATER_FIELDS, PRESETS, NetConfig, preset
+from intsnn.golden.config import LATER_FIELDS, PRESETS, LayerParams, NetConfig, preset
 from intsnn.golden.counter_hash import counter_hash
+from intsnn.golden.fast import HAVE_NUMBA
 from intsnn.golden.model import IntSNN
-from intsnn.sw.train import encode, load_data
+from intsnn.sw.train import encode, load_data, train
+from intsnn.sweep.grid import RunSpec
 
 eq = np.testing.assert_array_equal
 
@@ -113,13 +117,6 @@ def test_fingerprints_of_floor_runs_unchanged():
     assert NetConfig.from_dict(old) == cfg  # a checkpoint from before the field resumes
 
 
-def test_hardware_refuses_the_rounding_it_does_not_implement():
-    from intsnn.hw.core import check_config
-    with pytest.raises(ValueError, match="lr_rounding 'dither'"):
-        check_config(preset("mnist-snn", 8, 8), 1)
-    check_config(preset("mnist-snn", 8, 8, lr_rounding="floor"), 1)
-
-
 def test_apply_update_keys_the_dither_by_seed_and_update():
     cfg = preset("shd-snn", 8, 8, n_out=10)
     w = IntSNN(cfg, 0).weights
@@ -130,3 +127,84 @@ def test_apply_update_keys_the_dither_by_seed_and_update():
     eq(a.hidden, ref.apply_update(cfg, w, dh, do, seed=1, update=5).hidden)
     assert (a.hidden != ref.apply_update(cfg, w, dh, do, seed=1, update=6).hidden).any()
     assert (a.output != ref.apply_update(cfg, w, dh, do, seed=2, update=5).output).any()
+
+
+# ---------------------------------------------------------------------- every training path
+def _small(arch, rounding):
+    if arch == "csnn":
+        return NetConfig(arch="csnn", image_side=6, conv_kernel=3, conv_stride=2, conv_filters=2,
+                         n_in=36, n_hidden=8, n_out=3, timesteps=5, input_bits=2,
+                         hidden=LayerParams(20, 40, 5, 6), output=LayerParams(30, 50, 4, 5),
+                         alpha=16, clip=300, shadow_bits=10, inference_bits=6, batch_size=6,
+                         soft_error_start=1, lr_rounding=rounding)
+    return NetConfig(arch=arch, n_in=7, n_hidden=6, n_out=3, timesteps=5, input_bits=3,
+                     hidden=LayerParams(40, 60, 6, 6), output=LayerParams(30, 50, 4, 5),
+                     alpha=16, clip=300, shadow_bits=10, inference_bits=6, batch_size=6,
+                     rec_shift=3, voltage_bits=24 if arch == "rsnn" else None,
+                     soft_error_start=1, lr_rounding=rounding)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("arch,modes", [("snn", ("online", "deferred")),
+                                        ("rsnn", ("online", "deferred")),
+                                        ("csnn", ("auto",))])
+def test_dither_is_bit_exact_on_every_training_path(arch, modes):
+    """Three updates on each fast path (SNN/RSNN online and deferred traces, the CSNN kernels)
+    end with the reference's weights bit for bit, and the dither made a difference."""
+    rng = np.random.default_rng(4)
+    cfg = _small(arch, "dither")
+    x = rng.integers(0, cfg.in_max + 1, (3, 6, cfg.timesteps, cfg.n_in))
+    x *= rng.random(x.shape) < 0.6
+    y = rng.integers(0, cfg.n_out, (3, 6))
+
+    def trained(c, **kw):
+        m = IntSNN(c, 5, **kw)
+        for b in range(3):
+            m.train_batch(x[b], y[b])
+        assert m.updates == 3
+        return m.weights
+
+    want = trained(cfg, fast=False)
+    for mode in modes:
+        got = trained(cfg, trace_mode=mode)
+        eq(got.hidden, want.hidden)
+        eq(got.output, want.output)
+    floor = trained(cfg.replace(lr_rounding="floor"), fast=False)
+    assert (floor.hidden != want.hidden).any() and (floor.output != want.output).any()
+
+
+def test_dither_runs_are_deterministic_and_resume_exactly(tmp_path, monkeypatch):
+    monkeypatch.delenv("INTSNN_DATA", raising=False)
+    kw = dict(data_dir=None, train_limit=48, test_limit=16, batch_size=16, seed=2,
+              shadow_bits=8, inference_bits=8, progress=False)
+    full = train("shd-snn", tmp_path / "a", epochs=2, **kw)
+    assert full["config"]["lr_rounding"] == "dither"
+    train("shd-snn", tmp_path / "b", epochs=1, **kw)
+    resumed = train("shd-snn", tmp_path / "b", epochs=2, **kw)
+    assert resumed["history"][1]["test_acc"] == full["history"][1]["test_acc"]
+    a, b = np.load(tmp_path / "a" / "weights.npz"), np.load(tmp_path / "b" / "weights.npz")
+    for k in a.files:
+        eq(a[k], b[k])
+    # the rounding is part of the run: the same folder with the floor is another run
+    with pytest.raises(ValueError, match=r"belongs to another run \(config.lr_rounding: "
+                                         r"'dither' in the checkpoint, 'floor' now\)"):
+        train("shd-snn", tmp_path / "b", epochs=3, lr_rounding="floor", **kw)
+
+
+def test_floor_fingerprints_do_not_name_the_rounding(tmp_path, monkeypatch):
+    """Runs and checkpoints recorded before ``lr_rounding`` existed stay valid (their
+    fingerprints had no such field); a dithered run is a new one."""
+    monkeypatch.delenv("INTSNN_DATA", raising=False)
+    def cfg(s, q):
+        return RunSpec("integer", "mnist-snn", shadow_bits=s, inference_bits=q).resolved()[
+            "preset_config"]
+
+    assert "lr_rounding" not in cfg(16, 8) and cfg(8, 8)["lr_rounding"] == "dither"
+    train("shd-snn", tmp_path, None, epochs=1, train_limit=16, test_limit=8, batch_size=16,
+          progress=False)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        saved = json.loads(str(z["state"]))
+    assert "lr_rounding" not in saved["fingerprint"]["config"]
+    m = train("shd-snn", tmp_path, None, epochs=2, train_limit=16, test_limit=8, batch_size=16,
+              progress=False)
+    assert [h["epoch"] for h in m["history"]] == [1, 2]

@@ -4,7 +4,8 @@
 Verilog and co-simulated with the cocotb tests of ``tests/cocotb_toy.py`` under
 Verilator and Icarus.  Build directories live in ``build/sim/`` (git-ignored) so
 that builds are reused across tests and runs.  A missing simulator skips its
-tests on a developer machine (README: Icarus is optional) but fails under CI.
+tests on a developer machine (README: Icarus is optional) but fails under CI
+(``tests/conftest.py`` decides, from the ``verilator``/``icarus`` markers).
 """
 
 import os
@@ -56,18 +57,7 @@ def toy_verilog(tmp_path_factory):
     return path
 
 
-def _need(sim):
-    """Skip when ``sim`` is missing on a developer machine; under CI (CI set) fail instead."""
-    try:
-        find_simulator(sim)
-    except SimulatorNotFound as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
-
-
 def _run(sim, src, **kw):
-    _need(sim)
     return build_and_test([src], "sat_acc", BENCH, sim, ROOT / "build" / "sim" / f"toy_{sim}", **kw)
 
 
@@ -104,7 +94,6 @@ def test_build_is_cached(sim, toy_verilog):
 
 @pytest.mark.verilator
 def test_lint(toy_verilog, tmp_path):
-    _need("verilator")
     assert lint_verilog(toy_verilog, "sat_acc") == ""
     bad = tmp_path / "bad.v"
     bad.write_text("module bad(input a, output y); assign y = b; endmodule\n")
@@ -143,10 +132,54 @@ def test_missing_icarus(monkeypatch, tmp_path):
     _one_line(exc_info, "apt-get install -y iverilog")
 
 
+@pytest.mark.verilator
+@pytest.mark.icarus
 def test_found_simulators_are_usable():
-    _need("verilator")
-    _need("icarus")
     v = find_simulator("verilator")
     assert tuple(map(int, v.version.split("."))) >= (5, 36)
     assert os.environ["VERILATOR_ROOT"] == v.env["VERILATOR_ROOT"]
     assert find_simulator("icarus").executable.endswith("iverilog")
+
+
+@pytest.mark.parametrize("missing, package", [("make", "make"), ("c++", "g++"),
+                                              ("perl", "perl")])
+def test_missing_build_tool_names_the_debian_package(monkeypatch, missing, package):
+    import shutil
+    real = shutil.which
+    monkeypatch.setattr(tools.shutil, "which", lambda n, *a, **k: None if n == missing
+                        else real(n, *a, **k))
+    with pytest.raises(SimulatorNotFound) as exc_info:
+        tools.check_build_tools()
+    _one_line(exc_info, f"apt-get install -y {package}")
+    assert f"needs {missing}" in str(exc_info.value)
+
+
+def test_missing_ccache_is_a_warning(monkeypatch):
+    import shutil
+    real = shutil.which
+    monkeypatch.setattr(tools.shutil, "which", lambda n, *a, **k: None if n == "ccache"
+                        else real(n, *a, **k))
+    tools._warn_once.cache_clear()
+    with pytest.warns(UserWarning, match="apt-get install -y ccache"):
+        tools.check_build_tools()
+
+
+def test_simulator_marks_skip_locally_and_fail_under_ci(pytester, monkeypatch):
+    """The one helper (tests/conftest.py): same marker, skip on a laptop, failure under CI."""
+    conftest = Path(__file__).with_name("conftest.py").read_text()
+    pytester.makeconftest(conftest + "\n"
+                          "import intsnn.sim.tools as t\n"
+                          "def _missing(name):\n"
+                          "    raise t.SimulatorNotFound('icarus (iverilog) not found: "
+                          "apt-get install -y iverilog')\n"
+                          "t.find_simulator = _missing\n")
+    pytester.makeini("[pytest]\nmarkers =\n    icarus: x\n    verilator: x\n")
+    pytester.makepyfile("import pytest\n@pytest.mark.icarus\ndef test_x():\n    pass\n")
+    monkeypatch.delenv("CI", raising=False)
+    res = pytester.runpytest_subprocess("-rs", "-p", "no:benchmark", "-p", "no:xdist")
+    res.assert_outcomes(skipped=1)
+    res.stdout.fnmatch_lines(["*apt-get install -y iverilog*"])
+    monkeypatch.setenv("CI", "true")
+    res = pytester.runpytest_subprocess("-p", "no:benchmark", "-p", "no:xdist")
+    res.assert_outcomes(errors=1)
+    res.stdout.fnmatch_lines(["*CI needs the icarus simulator*"])

@@ -4,36 +4,43 @@ Same arithmetic as :mod:`intsnn.golden.reference`, reorganised for speed and mem
 sums are exact in any order, so every result is bit-identical to the reference (tested on random
 configurations, ``tests/test_golden_fast_property.py``).
 
-* **Event-driven forward pass.**  Only non-zero inputs (and spikes) accumulate a weight row, the
-  work the hardware does.  The samples of a batch run in *chunks* of :data:`CHUNK` samples, time
-  step by time step, so the RSNN recurrent product is a small matrix product per step (each
-  recurrent weight row is read once for the whole chunk) instead of a matrix-vector product per
-  sample; chunks run in parallel.
+* **Event-driven products, four rows at a time.**  Each sample runs through its time steps on
+  its own.  Every current is a sum of weight rows over the non-zero entries of its input (input
+  counts, ``B16(V(t-1))``, hidden spikes): the positions of the non-zero entries are compacted
+  first (branch-free), then the rows are added **four at a time** (``out += a0 r0 + a1 r1 + a2
+  r2 + a3 r3``), so the accumulator row is loaded and stored once per four rows instead of once
+  per row; the inner loops are contiguous and vectorise (:func:`_add_rows`).  Weights are int16
+  (every inference weight has at most 16 bits): half the bytes of int32 to stream.
 * **Narrow registers.**  Voltages, currents and traces use int32 when :func:`plan` proves from
-  the configuration's worst-case bounds that 31 bits suffice (int64 otherwise); the deferred
-  batch-delta accumulators are int32 when the batch's feedback voltages prove it
-  (:func:`_delta_dtype`; ``mnist-snn``'s static bound is 30 bits, the SHD presets' 39).
+  the configuration's worst-case bounds that 31 bits suffice (int64 otherwise); the weight-update
+  accumulators are int32 whenever the data prove it: per chunk of 16 samples in online mode,
+  ``max_h sum_k |v_fb[k, h]| sum_t max_i T_pre[k, t, i] < 2**31`` bounds every partial sum of its
+  eq. 3.17 (``mnist-snn``'s static bound is 30 bits, the SHD presets' 39; a chunk's data bound is
+  far lower).  Presynaptic traces kept for the update are int16 for inputs of up to 8 bits.
 * **Two trace modes for the weight update (eq. 3.17).**
 
-  ``"online"``: each sample keeps the per-synapse weight trace of eq. 3.5
-  (``T_corr[i, h] += T_pre[i] * pg[h]``, for non-zero ``T_pre`` only) while it runs; at its end
-  the error and feedback voltages are computed in the kernel (eqs. 3.6-3.16) and
-  ``v_fb * T_corr`` is added to the batch delta.  No time history is stored: the memory is
-  ``parts * ONLINE_CHUNK * I * H`` traces plus ``parts * I * H`` accumulators, independent of T
-  (and of the batch size).
+  ``"online"``: the samples run in chunks of :data:`CHUNK`; each sample's presynaptic traces are
+  kept as per-input lists of their non-zero values, with its pseudo-gradients, for at most
+  :data:`TRACE_BLOCK` steps.  At the end of the chunk the error and feedback voltages are
+  computed in the kernel (eqs. 3.6-3.16) and eq. 3.17 with eq. 3.5 substituted,
+  ``Delta[h, i] += sum_{k,t} T_pre[k,t,i] (v_fb[k,h] pg[k,t,h])``, is one pass per input row
+  over its list (four entries at a time).  Samples longer than :data:`TRACE_BLOCK` steps run one
+  per chunk and fold every full block into their per-synapse weight trace (eq. 3.5,
+  ``T_corr[i, h] += sum_t T_pre[t, i] pg[t, h]``), which is multiplied by ``v_fb`` at their end.
+  Memory: the lists, histories and accumulators of at most ``CHUNK * TRACE_BLOCK`` sample-steps
+  and one per-synapse trace, per thread: bounded, whatever T (and the batch size).
 
-  ``"deferred"``: the pseudo-gradients and presynaptic traces of every step are recorded and the
-  delta is evaluated after the pass as ``sum_{b,t} (v_fb[b,h] pg[b,t,h]) T_pre[b,t,i]``
-  (the error comes from :func:`intsnn.golden.reference.error_signals`).  Memory grows with
-  ``B * T``.
+  ``"deferred"``: the pseudo-gradients and presynaptic traces of every step of the batch are
+  recorded and the delta is evaluated after the pass as ``sum_{b,t} (v_fb[b,h] pg[b,t,h])
+  T_pre[b,t,i]`` (the error comes from :func:`intsnn.golden.reference.error_signals`).  Memory
+  grows with ``B * T``.
 
   ``"auto"`` (default) takes whichever needs less memory for the batch (:func:`trace_memory`).
 * **Threads without spinning.**  The kernels are serial numba functions that release the GIL;
   a batch is split into parts that run on a small thread pool (:func:`set_threads`; default
   ``NUMBA_NUM_THREADS``, i.e. the cores).  Idle pool threads sleep, where OpenMP's spin and slow
   down everything else on a shared machine (``pytest -n 2``, CI); numba's own threading layer is
-  not used, and serial kernels compile several times faster.  The tiny output-layer delta runs
-  in the calling thread.
+  not used, and serial kernels compile several times faster.
 """
 
 from __future__ import annotations
@@ -55,15 +62,16 @@ try:  # numba is a core dependency, but keep the golden model importable without
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "CHUNK", "TRACE_MODES", "Plan", "plan", "trace_memory", "FastForward",
-           "forward_fast", "deltas_fast", "online_deltas", "set_threads", "get_threads",
-           "clear_workspace"]
+__all__ = ["HAVE_NUMBA", "CHUNK", "TRACE_BLOCK", "TRACE_MODES", "Plan", "plan", "trace_memory",
+           "FastForward", "forward_fast", "deltas_fast", "online_deltas", "set_threads",
+           "get_threads", "clear_workspace"]
 
-#: Samples that go through a time step together (rows of the RSNN recurrent matrix product).
+#: Samples per chunk: the unit of work of a thread, and (online mode) of one weight-update pass.
 CHUNK = 16
-#: The same in online mode, where each sample in flight holds I*H weight traces: a smaller chunk
-#: keeps them in the L2 cache.
-ONLINE_CHUNK = 4
+#: Online mode: time steps of presynaptic traces and pseudo-gradients kept per sample before they
+#: are folded into its per-synapse weight trace.  Samples of at most this many steps never form
+#: the per-synapse trace (their chunk's update is one pass over the lists).
+TRACE_BLOCK = 32
 _IB = 32  # inputs per block of the deferred delta kernel (one cache line of int16)
 TRACE_MODES = ("auto", "deferred", "online")
 _INT31 = (1 << 31) - 1
@@ -71,7 +79,8 @@ _INT31 = (1 << 31) - 1
 _INFER, _DEFERRED, _ONLINE = 0, 1, 2
 # parameter vector layout (one int64 array instead of twenty scalar arguments)
 (_BETA, _TH_H, _WIN_H, _TH_O, _WIN_O, _VLO_H, _VHI_H, _VLO_O, _VHI_O, _REC_SHIFT, _RECURRENT,
- _REC_POST, _ALPHA, _LOG2T, _LOSS, _ERR, _FB_TH, _SOFT_START, _NPARAM) = range(19)
+ _REC_POST, _ALPHA, _LOG2T, _LOSS, _ERR, _FB_TH, _SOFT_START, _CHUNK, _BLOCK, _PRE_IS_X,
+ _NPARAM) = range(22)
 _LOSS_CODE = {"standard": 0, "positive": 1, "random": 2}
 _ERR_CODE = {"direct": 0, "final": 1, "feedback": 2}
 
@@ -127,21 +136,21 @@ class Plan:
     Members
     -------
     mode : ``"deferred"`` or ``"online"``.
-    acc : dtype of voltages, currents, presynaptic traces and weights in the kernels (int32 when
-        proved enough).
-    trace : dtype of the recorded presynaptic-trace history (deferred mode): int16 for inputs
-        of up to 8 bits, int32 above.
-    corr : dtype of the per-synapse weight traces (online mode): ``acc`` when
-        ``NetConfig.hidden_corr_max`` fits it, else int64.
-    parts : samples are split into this many parallel parts (each with its own online traces).
+    acc : dtype of voltages, currents and presynaptic traces in the kernels (int32 when proved
+        enough).
+    trace : dtype of recorded presynaptic traces (the deferred history, the online lists):
+        int16 for inputs of up to 8 bits, int32 above.
+    parts : samples are split into this many parallel parts (each with its own buffers).
+    chunk : samples per chunk in online mode (:data:`CHUNK`, or 1 for samples longer than
+        :data:`TRACE_BLOCK`).
     memory : estimated bytes of the trace state of each mode, ``{"deferred": .., "online": ..}``.
     """
 
     mode: str
     acc: type
     trace: type
-    corr: type
     parts: int
+    chunk: int
     memory: dict
 
 
@@ -155,22 +164,35 @@ def _current_bound(cfg: NetConfig) -> int:
     return (1 << (vb - 1)) + cur + cfg.fb_threshold + cfg.error_abs_max * 2
 
 
-def _parts(batch: int) -> int:
-    chunks = -(-batch // CHUNK)
+def _parts(batch: int, chunk: int = CHUNK) -> int:
+    chunks = -(-batch // chunk)
     return max(1, min(_threads, chunks))
 
 
+def _online_chunk(cfg: NetConfig, batch: int) -> int:
+    return max(1, min(CHUNK if cfg.timesteps <= TRACE_BLOCK else 1, batch))
+
+
 def _dtypes(cfg: NetConfig):
-    """``(acc, trace, corr)`` register types (see :class:`Plan`)."""
+    """``(acc, trace)`` register types (see :class:`Plan`)."""
     acc = np.int32 if _current_bound(cfg) <= _INT31 else np.int64
     # int16 holds every trace of inputs up to 8 bits (bound 2**9 - 2 at beta_shift 1); wider
     # inputs take int32 (bound < 2**18), so that the input type decides it: one compiled variant
     # fewer per register type
     trace = np.int16 if cfg.input_bits <= 8 else np.int32
     assert max(cfg.hidden_trace_max, cfg.output_trace_max) <= np.iinfo(trace).max
-    corr = np.int32 if (acc == np.int32 and max(cfg.hidden_corr_max, cfg.output_corr_max)
-                        <= _INT31) else np.int64
-    return acc, trace, corr
+    return acc, trace
+
+
+def _online_shapes(cfg: NetConfig, chunk: int) -> dict:
+    """Shapes of one thread's online buffers (:func:`_online_buffers`)."""
+    I, H, O = cfg.n_in, cfg.n_hidden, cfg.n_out
+    kb = chunk * min(cfg.timesteps, TRACE_BLOCK)  # sample-steps kept
+    assert kb < 1 << 15, "the lists number their sample-steps in int16"
+    folds = cfg.timesteps > TRACE_BLOCK
+    return {"lk": (I, kb), "lv": (I, kb), "hist": (kb, 2 * H + O), "g32": (kb, H),
+            "g64": (kb, H), "acc32": (I, H), "corr_h": (I, H) if folds else (0, 0),
+            "corr_o": (O, H) if folds else (0, 0), "d_h": (I, H), "d_o": (O, H)}
 
 
 def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
@@ -178,15 +200,19 @@ def trace_memory(cfg: NetConfig, batch: int, parts: int | None = None) -> dict:
 
     Deferred: the recorded history, ``B*T*(I + H)`` presynaptic traces and ``B*T*(H + 2 O)``
     pseudo-gradient and spike bytes, and the two ``B*T*H`` feedback-times-pseudo-gradient arrays
-    of the delta (int64 at most).  Online: per part, ``min(ONLINE_CHUNK, B)`` per-synapse
-    weight traces ``I*H + H*O`` and int64 delta accumulators ``I*H + H*O``; no term in T.
+    of the delta (int64 at most).  Online, per part: the buffers of :func:`_online_shapes` (lists
+    and histories of at most ``CHUNK * TRACE_BLOCK`` sample-steps, the per-synapse trace of a
+    sample longer than that, the accumulators); bounded in T.
     """
-    parts = _parts(batch) if parts is None else parts
-    _, trace, corr = _dtypes(cfg)
+    trace = _dtypes(cfg)[1]
+    chunk = _online_chunk(cfg, batch)
+    parts = _parts(batch, chunk) if parts is None else parts
     I, H, O, T = cfg.n_in, cfg.n_hidden, cfg.n_out, cfg.timesteps
-    syn = I * H + H * O
     deferred = batch * T * ((I + H) * np.dtype(trace).itemsize + (H + 2 * O) + 2 * 8 * H)
-    online = parts * syn * (min(ONLINE_CHUNK, batch) * np.dtype(corr).itemsize + 8)
+    size = {"lk": 2, "lv": np.dtype(trace).itemsize, "hist": 1, "g32": 4, "g64": 8, "acc32": 4,
+            "corr_h": 8, "corr_o": 8, "d_h": 8, "d_o": 8}
+    online = parts * sum(int(np.prod(s)) * size[k]
+                         for k, s in _online_shapes(cfg, chunk).items())
     return {"deferred": deferred, "online": online}
 
 
@@ -194,18 +220,19 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     """Choose register types and the trace mode for a batch of ``batch`` samples.
 
     int32 is used wherever the configuration's worst-case bounds fit 31 bits: voltages, currents
-    and traces (:func:`_current_bound`) and weight traces (``NetConfig.hidden_corr_max``);
-    int64 otherwise.  (The online delta accumulators are int64; the deferred ones are chosen per
-    batch by :func:`_delta_dtype`.)
+    and traces (:func:`_current_bound`); int64 otherwise.  The weight-update accumulators are
+    chosen from the data, per chunk in online mode (in the kernel) and per batch in deferred
+    mode (:func:`_delta_dtype`); a long sample's per-synapse weight traces are int64 (one sample
+    per thread holds them).
     ``mode="auto"`` takes the mode that needs less memory (:func:`trace_memory`).
     """
     if mode not in TRACE_MODES:
         raise ValueError(f"trace_mode must be one of {TRACE_MODES}, got {mode!r}")
-    parts = _parts(batch)
-    mem = trace_memory(cfg, batch, parts)
+    mem = trace_memory(cfg, batch)
     if mode == "auto":
         mode = "online" if mem["online"] < mem["deferred"] else "deferred"
-    return Plan(mode, *_dtypes(cfg), parts, mem)
+    chunk = _online_chunk(cfg, batch) if mode == "online" else CHUNK
+    return Plan(mode, *_dtypes(cfg), _parts(batch, chunk), chunk, mem)
 
 
 @dataclass
@@ -241,26 +268,49 @@ if HAVE_NUMBA:
         return n
 
     @njit(cache=True, nogil=True)
-    def _corr_add(pre, pg, corr, seen, idx):
-        """Eq. 3.5 per synapse, ``corr[i, h] += pre[i] * pg[h]``, for the non-zero ``pre[i]``;
-        ``seen[i]`` marks the rows that may be non-zero."""
-        for m in range(_nonzero(pre, idx)):
-            i = idx[m]
-            p = pre[i]
-            seen[i] = 1
-            for h in range(pg.shape[0]):
-                corr[i, h] += p * pg[h]
+    def _add_rows(out, rows, idx, n, src):
+        """``out[:] += sum_{m < n} src[idx[m]] * rows[idx[m], :]``, four rows per pass.
+
+        One load and store of ``out`` per four rows; the sum is formed in int64 and stored in
+        ``out``'s type, so with an int32 ``out`` (whose bound the caller proved) LLVM keeps the
+        whole loop in 32-bit vector lanes.
+        """
+        nh = out.shape[0]
+        m = 0
+        while m + 4 <= n:
+            i0, i1, i2, i3 = idx[m], idx[m + 1], idx[m + 2], idx[m + 3]
+            a0, a1, a2, a3 = src[i0], src[i1], src[i2], src[i3]
+            r0, r1, r2, r3 = rows[i0], rows[i1], rows[i2], rows[i3]
+            for h in range(nh):
+                out[h] += a0 * r0[h] + a1 * r1[h] + a2 * r2[h] + a3 * r3[h]
+            m += 4
+        while m < n:
+            i0 = idx[m]
+            a0 = src[i0]
+            r0 = rows[i0]
+            for h in range(nh):
+                out[h] += a0 * r0[h]
+            m += 1
 
     @njit(cache=True, nogil=True)
-    def _corr_flush(seen, corr, vfb, delta, idx):
-        """End of a sample: ``delta[i, h] += vfb[h] * corr[i, h]`` (eq. 3.17) over the rows
-        ``seen`` marks (the others are 0), and clear them for the next sample."""
-        for m in range(_nonzero(seen, idx)):
-            i = idx[m]
-            for h in range(vfb.shape[0]):
-                delta[i, h] += vfb[h] * corr[i, h]
-                corr[i, h] = 0
-            seen[i] = 0
+    def _add_rows_v(out, rows, keys, vals, n):
+        """``out[:] += sum_{m < n} vals[m] * rows[keys[m], :]``, four rows per pass (as
+        :func:`_add_rows`, with the factors stored beside the row numbers)."""
+        nh = out.shape[0]
+        m = 0
+        while m + 4 <= n:
+            k0, k1, k2, k3 = keys[m], keys[m + 1], keys[m + 2], keys[m + 3]
+            a0, a1, a2, a3 = vals[m], vals[m + 1], vals[m + 2], vals[m + 3]
+            r0, r1, r2, r3 = rows[k0], rows[k1], rows[k2], rows[k3]
+            for h in range(nh):
+                out[h] += a0 * r0[h] + a1 * r1[h] + a2 * r2[h] + a3 * r3[h]
+            m += 4
+        while m < n:
+            a0 = vals[m]
+            r0 = rows[keys[m]]
+            for h in range(nh):
+                out[h] += a0 * r0[h]
+            m += 1
 
     @njit(cache=True, nogil=True)
     def _error(counts, label, noise, t, prm, e):
@@ -275,153 +325,260 @@ if HAVE_NUMBA:
             e[o] = v
 
     @njit(cache=True, nogil=True)
-    def _kernel(x, labels, noise, wq_h_t, wrec_t, wq_o_t, prm, mode, counts, s_o_h, pg_h_h,
-                pre_h_h, pg_o_h, pre_o_h, corr_h, corr_o, d_h, d_o, part, n_parts):
-        """Chunks ``part, part + n_parts, ...`` of a batch, step by step (module docstring).
+    def _fold_outputs(pre_o, pg_o, fac, kt, steps, d, keys, vals):
+        """``d[o, :] += sum_{k, t < steps} fac[k, o] pg_o[k*kt + t, o] pre_o[k*kt + t, :]``:
+        the output layer's eq. 3.17 (``fac`` = v_fb) or eq. 3.5 (``fac`` = 1) for rows
+        ``k*kt + t`` of the recorded history."""
+        for o in range(d.shape[0]):
+            n = 0
+            for k in range(fac.shape[0]):
+                for t in range(steps):
+                    r = k * kt + t
+                    g = fac[k, o] * pg_o[r, o]
+                    if g != 0:
+                        keys[n] = r
+                        vals[n] = g
+                        n += 1
+            _add_rows_v(d[o], pre_o, keys, vals, n)
 
-        ``mode``: 0 inference (counts only), 1 deferred (record the history), 2 online
-        (per-synapse traces, in-kernel error, deltas into ``d_h[part]``/``d_o[part]``).
-        Parts write disjoint rows and their own accumulators, so they run in parallel threads.
+    @njit(cache=True, nogil=True)
+    def _fold_hidden(cnt, lk, lv, g, acc):
+        """``acc[i, :] += sum_m lv[i, m] * g[lk[i, m], :]`` over every input's list: the hidden
+        layer's eq. 3.17 (``g`` = v_fb pg) or eq. 3.5 (``g`` = pg)."""
+        for i in range(acc.shape[0]):
+            if cnt[i]:
+                _add_rows_v(acc[i], g, lk[i], lv[i], cnt[i])
+
+    @njit(cache=True, nogil=True)
+    def _hidden_delta(cnt, lk, lv, pgh, vfb, blk, steps, long, seen, corr, g, acc):
+        """The hidden layer's eq. 3.17 for a chunk into ``acc`` (I, H): ``g = v_fb pg`` for the
+        kept steps, one pass over every input's list, and ``v_fb T_corr`` of a long sample's
+        earlier blocks (``long``; chunk of one).  ``g`` and ``acc`` are int32 when the caller
+        proved the chunk's bound, else int64."""
+        nh = g.shape[1]
+        for k in range(vfb.shape[0]):
+            for t in range(steps):
+                r = k * blk + t
+                for h in range(nh):
+                    g[r, h] = vfb[k, h] * pgh[r, h]
+        _fold_hidden(cnt, lk, lv, g, acc)
+        if long:
+            for i in range(acc.shape[0]):
+                if seen[i]:
+                    for h in range(nh):
+                        acc[i, h] += vfb[0, h] * corr[i, h]
+
+    @njit(cache=True, nogil=True)
+    def _kernel(x, labels, noise, wh_t, wrec_t, wo, prm, mode, regs, counts, s_o_h, pg_h_h,
+                pre_h_h, pg_o_h, pre_o_h, lk, lv, hist, g32, g64, acc32, corr_h, corr_o, d_h, d_o,
+                part, n_parts):
+        """Chunks ``part, part + n_parts, ...`` of a batch, sample by sample (module docstring).
+
+        ``mode``: 0 inference (counts only), 1 deferred (record the history), 2 online (lists,
+        in-kernel error, deltas into ``d_h[part]`` (I, H) / ``d_o[part]`` (O, H)); ``regs``: an
+        empty array of the register type.  Parts write disjoint rows and their own buffers, so
+        they run in parallel threads.
         """
         nb, nt, ni = x.shape
-        nh = wq_h_t.shape[1]
-        no = wq_o_t.shape[1]
-        chunk = corr_h.shape[1] if mode == _ONLINE else CHUNK
+        nh = wh_t.shape[1]
+        no = wo.shape[0]
+        online = mode == _ONLINE
+        chunk = prm[_CHUNK] if online else CHUNK
+        blk = prm[_BLOCK] if online else nt
         n_chunks = (nb + chunk - 1) // chunk
         beta, rs = prm[_BETA], min(prm[_REC_SHIFT], 62)
         th_h, win_h, th_o, win_o = prm[_TH_H], prm[_WIN_H], prm[_TH_O], prm[_WIN_O]
         vlo_h, vhi_h, vlo_o, vhi_o = prm[_VLO_H], prm[_VHI_H], prm[_VLO_O], prm[_VHI_O]
         recurrent, rec_post = prm[_RECURRENT] != 0, prm[_REC_POST] != 0
         err, fb_th, soft_start = prm[_ERR], prm[_FB_TH], prm[_SOFT_START]
-        acc = wq_h_t.dtype
-        v_h = np.zeros((chunk, nh), acc)     # pre-reset V(t-1)
-        vs_h = np.zeros((chunk, nh), acc)    # post-reset V_s(t-1)
-        vs_o = np.zeros((chunk, no), acc)
-        cur = np.zeros((chunk, nh), acc)
-        cur_o = np.zeros((chunk, no), acc)
-        q = np.zeros((nh, chunk), acc)      # B16(V(t-1)), transposed
-        tr_h = np.zeros((chunk, ni), acc)
-        tr_o = np.zeros((chunk, nh), acc)
-        s_h = np.zeros((chunk, nh), np.int8)
-        pg = np.zeros((chunk, nh), acc)
-        pg_o = np.zeros((chunk, no), acc)
-        # Feedback error neurons (eqs. 3.9-3.13) and the per-sample error, online mode
-        fb = np.zeros((chunk, 5, no), np.int64)  # v_pos, v_neg, s_pos, s_neg, v_fb
+        pre_is_x = prm[_PRE_IS_X] != 0
+        acc = regs.dtype
+        v_h = np.zeros(nh, acc)     # pre-reset V(t-1)
+        vs_h = np.zeros(nh, acc)    # post-reset V_s(t-1)
+        vs_o = np.zeros(no, acc)
+        cur = np.zeros(nh, acc)
+        cur_o = np.zeros(no, acc)
+        q = np.zeros(nh, acc)       # B16(V(t-1))
+        tr_h = np.zeros(ni, acc)
+        xa = np.zeros(ni, acc)      # x(t) in the register type (one compiled _add_rows)
+        tr_o = np.zeros(nh, acc)
+        s_h = np.zeros(nh, np.int16)
+        pg = np.zeros(nh, np.int8)
+        pg_o = np.zeros(no, np.int8)
+        idx = np.empty(max(ni, nh), np.int64)
+        # online mode: per chunk
+        fb = np.zeros((5, no), np.int64)  # Feedback error neurons: v_pos, v_neg, s_pos, s_neg, v_fb
         e = np.zeros(no, np.int64)
-        vfb_h = np.zeros(nh, np.int64)
-        seen_h = np.zeros((chunk, ni), np.int8)  # inputs whose trace was ever non-zero
-        seen_o = np.zeros((chunk, nh), np.int8)
-        idx = np.empty(max(ni, nh, chunk), np.int64)
-        if mode == _ONLINE:
-            d_h[part] = 0
-            d_o[part] = 0
+        vfb_h = np.zeros((chunk, nh), np.int64)
+        vfb_o = np.zeros((chunk, no), np.int64)
+        tr_sum = np.zeros(chunk, np.int64)  # sum over t of max_i T_pre[i]: bounds the delta
+        cnt = np.zeros(ni, np.int64)        # entries of each input's list
+        seen = np.zeros(ni, np.int8)        # inputs whose weight trace may be non-zero
+        n_hist = max(1, chunk * blk)
+        keys = np.empty(n_hist, np.int64)
+        vals = np.empty(n_hist, np.int64)
+        ones = np.ones((1, no), np.int64)
+        pi = part if online else 0  # the other modes get empty buffers
+        lk, lv, hist = lk[pi], lv[pi], hist[pi]
+        g32, g64, acc32 = g32[pi], g64[pi], acc32[pi]
+        corr_h, corr_o, dh, do = corr_h[pi], corr_o[pi], d_h[pi], d_o[pi]
+        dh[:] = 0
+        do[:] = 0
+        corr_h[:] = 0
+        corr_o[:] = 0
+        pgh = hist[:, :nh]              # pg of the hidden layer, per kept sample-step
+        preo = hist[:, nh:2 * nh]       # output layer's presynaptic trace (= hidden spikes)
+        pgo = hist[:, 2 * nh:]
         for ck in range(part, n_chunks, n_parts):
             b0 = ck * chunk
             nc = min(chunk, nb - b0)
-            v_h[:] = 0
-            vs_h[:] = 0
-            vs_o[:] = 0
-            tr_h[:] = 0
-            tr_o[:] = 0
-            fb[:] = 0
-            for t in range(nt):
-                # ---- hidden current: eq. 3.2's W s(t), event-driven
-                cur[:] = 0
-                for k in range(nc):
-                    xs = x[b0 + k, t]
-                    for m in range(_nonzero(xs, idx)):
-                        i = idx[m]
-                        xi = xs[i]
-                        for h in range(nh):
-                            cur[k, h] += xi * wq_h_t[i, h]
-                # ---- eq. 3.23: W_rec B16(V(t-1)) for the whole chunk, row by row
-                if recurrent:
-                    for k in range(nc):
-                        for j in range(nh):
-                            src = vs_h[k, j] if rec_post else v_h[k, j]
-                            q[j, k] = np.int64(src) >> rs
-                    # row j of W_rec^T is read once for the whole chunk (it stays in L1)
-                    for j in range(nh):
-                        for m in range(_nonzero(q[j, :nc], idx)):
-                            k = idx[m]
-                            qk = q[j, k]
-                            for h in range(nh):
-                                cur[k, h] += qk * wrec_t[j, h]
-                # ---- eqs. 3.2, 2.2, 3.3, hard reset; eq. 3.4
-                for k in range(nc):
-                    for h in range(nh):
-                        v = (vs_h[k, h] >> beta) + cur[k, h]
-                        v = min(max(v, vlo_h), vhi_h)
-                        v_h[k, h] = v
-                        sp = v > th_h
-                        s_h[k, h] = sp
-                        pg[k, h] = abs(v - th_h) < win_h
-                        vs_h[k, h] = 0 if sp else v
-                    for i in range(ni):
-                        tr_h[k, i] = (tr_h[k, i] >> beta) + x[b0 + k, t, i]
-                # ---- output layer, binary input s_hid(t)
-                cur_o[:] = 0
-                for k in range(nc):
-                    for m in range(_nonzero(s_h[k], idx)):
-                        h = idx[m]
-                        for o in range(no):
-                            cur_o[k, o] += wq_o_t[h, o]
-                    for o in range(no):
-                        v = (vs_o[k, o] >> beta) + cur_o[k, o]
-                        v = min(max(v, vlo_o), vhi_o)
-                        sp = v > th_o
-                        counts[b0 + k, o] += sp
-                        pg_o[k, o] = abs(v - th_o) < win_o
-                        vs_o[k, o] = 0 if sp else v
-                        if mode == _DEFERRED:
-                            s_o_h[b0 + k, t, o] = sp
-                    for h in range(nh):
-                        tr_o[k, h] = (tr_o[k, h] >> beta) + s_h[k, h]
-                if mode == _DEFERRED:
-                    for k in range(nc):
-                        b = b0 + k
-                        for h in range(nh):
-                            pg_h_h[b, t, h] = pg[k, h]
-                            pre_o_h[b, t, h] = tr_o[k, h]
-                        for i in range(ni):
-                            pre_h_h[b, t, i] = tr_h[k, i]
-                        for o in range(no):
-                            pg_o_h[b, t, o] = pg_o[k, o]
-                elif mode == _ONLINE:
-                    # ---- eq. 3.5 per synapse: T_corr[i, h] += T_pre[i] * pg[h]
-                    for k in range(nc):
-                        _corr_add(tr_h[k], pg[k], corr_h[part, k], seen_h[k], idx)
-                        _corr_add(tr_o[k], pg_o[k], corr_o[part, k], seen_o[k], idx)
-                        if err == 2 and t >= soft_start:
-                            # Feedback: the error of the counts so far drives the neurons
-                            b = b0 + k
-                            _error(counts[b], labels[b], noise[b], t, prm, e)
-                            for o in range(no):
-                                fb[k, 0, o] += e[o] - fb_th * fb[k, 2, o]
-                                fb[k, 1, o] += -e[o] - fb_th * fb[k, 3, o]
-                                fb[k, 2, o] = fb[k, 0, o] > fb_th
-                                fb[k, 3, o] = fb[k, 1, o] > fb_th
-                                fb[k, 4, o] += fb[k, 2, o] - fb[k, 3, o]
-            if mode != _ONLINE:
-                continue
-            # ---- end of each sample: v_fb (3.13-3.16), Delta += v_fb * T_corr (3.17)
             for k in range(nc):
                 b = b0 + k
+                v_h[:] = 0
+                vs_h[:] = 0
+                vs_o[:] = 0
+                tr_h[:] = 0
+                tr_o[:] = 0
+                fb[:] = 0
+                tr_sum[k] = 0
+                for t in range(nt):
+                    xs = x[b, t]
+                    for i in range(ni):
+                        xa[i] = xs[i]
+                    # ---- hidden current: eq. 3.2's W s(t) (+ eq. 3.23's W_rec B16(V(t-1)))
+                    cur[:] = 0
+                    n_x = _nonzero(xa, idx)
+                    _add_rows(cur, wh_t, idx, n_x, xa)
+                    if recurrent:
+                        for j in range(nh):
+                            q[j] = (vs_h[j] if rec_post else v_h[j]) >> rs
+                        _add_rows(cur, wrec_t, idx, _nonzero(q, idx), q)
+                        if pre_is_x:  # idx is needed below
+                            n_x = _nonzero(xa, idx)
+                    # ---- eqs. 3.2, 2.2, 3.3, hard reset; eq. 3.4
+                    for h in range(nh):
+                        v = (vs_h[h] >> beta) + cur[h]
+                        v = min(max(v, vlo_h), vhi_h)
+                        v_h[h] = v
+                        sp = v > th_h
+                        s_h[h] = sp
+                        pg[h] = abs(v - th_h) < win_h
+                        vs_h[h] = 0 if sp else v
+                    for i in range(ni):
+                        tr_h[i] = (tr_h[i] >> beta) + xa[i]
+                    # ---- output layer (binary input s_hid(t)): a dot product per output
+                    for o in range(no):
+                        s = 0
+                        for h in range(nh):
+                            s += s_h[h] * wo[o, h]
+                        cur_o[o] = s
+                    for o in range(no):
+                        v = (vs_o[o] >> beta) + cur_o[o]
+                        v = min(max(v, vlo_o), vhi_o)
+                        sp = v > th_o
+                        counts[b, o] += sp
+                        pg_o[o] = abs(v - th_o) < win_o
+                        vs_o[o] = 0 if sp else v
+                        if mode == _DEFERRED:
+                            s_o_h[b, t, o] = sp
+                    for h in range(nh):
+                        tr_o[h] = (tr_o[h] >> beta) + s_h[h]
+                    if mode == _DEFERRED:
+                        for h in range(nh):
+                            pg_h_h[b, t, h] = pg[h]
+                            pre_o_h[b, t, h] = tr_o[h]
+                        for i in range(ni):
+                            pre_h_h[b, t, i] = tr_h[i]
+                        for o in range(no):
+                            pg_o_h[b, t, o] = pg_o[o]
+                    if not online:
+                        continue
+                    # ---- keep this step: the non-zero T_pre[i] in input i's list, pg, spikes
+                    r = k * blk + t % blk
+                    n_p = n_x if pre_is_x else _nonzero(tr_h, idx)
+                    mx = 0
+                    for m in range(n_p):
+                        i = idx[m]
+                        c = cnt[i]
+                        lk[i, c] = r
+                        lv[i, c] = tr_h[i]
+                        cnt[i] = c + 1
+                        mx = max(mx, tr_h[i])
+                    tr_sum[k] += mx
+                    for h in range(nh):
+                        pgh[r, h] = pg[h]
+                        preo[r, h] = tr_o[h]
+                    for o in range(no):
+                        pgo[r, o] = pg_o[o]
+                    if err == 2 and t >= soft_start:
+                        # Feedback: the error of the counts so far drives the error neurons
+                        _error(counts[b], labels[b], noise[b], t, prm, e)
+                        for o in range(no):
+                            fb[0, o] += e[o] - fb_th * fb[2, o]
+                            fb[1, o] += -e[o] - fb_th * fb[3, o]
+                            fb[2, o] = fb[0, o] > fb_th
+                            fb[3, o] = fb[1, o] > fb_th
+                            fb[4, o] += fb[2, o] - fb[3, o]
+                    if t % blk == blk - 1 and t < nt - 1:
+                        # a long sample (chunk of one): eq. 3.5 for this block, per synapse
+                        for i in range(ni):
+                            if cnt[i]:
+                                seen[i] = 1
+                        for r in range(blk):  # pg as int64: the 64-bit fold's compiled code
+                            for h in range(nh):
+                                g64[r, h] = pgh[r, h]
+                        _fold_hidden(cnt, lk, lv, g64, corr_h)
+                        _fold_outputs(preo, pgo, ones, blk, blk, corr_o, keys, vals)
+                        cnt[:] = 0
+                if not online:
+                    continue
+                # ---- end of the sample: v_fb (eqs. 3.13-3.16)
                 if err == 2:
                     for o in range(no):
-                        e[o] = fb[k, 4, o]
+                        e[o] = fb[4, o]
                 else:
                     _error(counts[b], labels[b], noise[b], 0, prm, e)
                     if err == 1:  # Final: once through the error neurons from rest
                         for o in range(no):
                             e[o] = np.int64(e[o] > fb_th) - np.int64(-e[o] > fb_th)
-                for h in range(nh):
-                    s = np.int64(0)
-                    for o in range(no):
-                        s += np.int64(wq_o_t[h, o]) * e[o]
-                    vfb_h[h] = s
-                _corr_flush(seen_h[k], corr_h[part, k], vfb_h, d_h[part], idx)
-                _corr_flush(seen_o[k], corr_o[part, k], e, d_o[part], idx)
+                vfb_h[k] = 0
+                for o in range(no):
+                    vfb_o[k, o] = e[o]
+                    if e[o] != 0:
+                        for h in range(nh):
+                            vfb_h[k, h] += wo[o, h] * e[o]
+            if not online:
+                continue
+            # ---- end of the chunk: Delta += sum_{k,t} T_pre (v_fb pg) (eq. 3.17), and
+            # v_fb T_corr for a long sample's earlier blocks
+            steps = nt - blk * ((nt - 1) // blk)  # steps in the last block
+            bound = 0
+            for h in range(nh):
+                s = 0
+                for k in range(nc):
+                    s += abs(vfb_h[k, h]) * tr_sum[k]
+                bound = max(bound, s)
+            if bound <= _INT31:  # every partial sum of the chunk's delta fits 31 bits
+                acc32[:] = 0
+                _hidden_delta(cnt, lk, lv, pgh, vfb_h[:nc], blk, steps, nt > blk, seen, corr_h,
+                              g32, acc32)
+                for i in range(ni):
+                    for h in range(nh):
+                        dh[i, h] += acc32[i, h]
+            else:
+                _hidden_delta(cnt, lk, lv, pgh, vfb_h[:nc], blk, steps, nt > blk, seen, corr_h,
+                              g64, dh)
+            _fold_outputs(preo, pgo, vfb_o[:nc], blk, steps, do, keys, vals)
+            if nt > blk:
+                for o in range(no):
+                    for h in range(nh):
+                        do[o, h] += vfb_o[0, o] * corr_o[o, h]
+                for i in range(ni):
+                    if seen[i]:
+                        corr_h[i] = 0
+                        seen[i] = 0
+                corr_o[:] = 0
+            cnt[:] = 0
 
     @njit(cache=True, nogil=True)
     def _delta_kernel(pre, g, out, part, n_parts):
@@ -448,7 +605,6 @@ if HAVE_NUMBA:
                             out[i0 + i, h] += p * g[b, t, h]
 
 
-
 def _check_x(cfg: NetConfig, x) -> np.ndarray:
     """Validate the input batch; return it as uint8 (<= 8 input bits) or uint16, copying only
     when its dtype is another integer type."""
@@ -466,10 +622,10 @@ def _check_x(cfg: NetConfig, x) -> np.ndarray:
         raise ValueError(f"inputs must be in 0..{cfg.in_max} (input_bits={cfg.input_bits})")
     # never a narrower signed type: int16 would wrap counts >= 32768 (16-bit inputs)
     want = np.uint8 if cfg.input_bits <= 8 else np.uint16
-    return x if x.dtype == want else x.astype(want)
+    return x if x.dtype == want and x.flags.c_contiguous else np.ascontiguousarray(x, want)
 
 
-def _params(cfg: NetConfig) -> np.ndarray:
+def _params(cfg: NetConfig, chunk: int = CHUNK) -> np.ndarray:
     p = np.zeros(_NPARAM, np.int64)
     vb_h, vb_o = cfg.hidden_voltage_bits, cfg.output_voltage_bits
     p[[_BETA, _TH_H, _WIN_H, _TH_O, _WIN_O]] = (cfg.beta_shift, cfg.hidden.threshold,
@@ -482,14 +638,19 @@ def _params(cfg: NetConfig) -> np.ndarray:
     p[[_ALPHA, _LOG2T, _LOSS, _ERR, _FB_TH, _SOFT_START]] = (
         cfg.alpha, cfg.log2_t, _LOSS_CODE[cfg.loss], _ERR_CODE[cfg.error_mode],
         cfg.fb_threshold, cfg.soft_error_start)
+    # A binary input's trace is the input itself: (T_pre >> beta) + x = x when T_pre <= 1.
+    p[[_CHUNK, _BLOCK, _PRE_IS_X]] = (chunk, min(cfg.timesteps, TRACE_BLOCK),
+                                      cfg.hidden_trace_max == 1)
     return p
 
 
-def _weights(cfg: NetConfig, w: Weights, acc):
+def _weights(cfg: NetConfig, w: Weights):
+    """Inference weights as int16 (at most 16 bits, eq. 3.24): hidden and recurrent transposed
+    (rows per presynaptic neuron), output as stored (a dot product per output)."""
     qh, qo = w.inference(cfg)
     rec = w.recurrent if cfg.arch == "rsnn" else np.zeros((1, 1), ITYPE)
-    return (np.ascontiguousarray(qh.T, acc), np.ascontiguousarray(rec.T, acc),
-            np.ascontiguousarray(qo.T, acc))
+    return (np.ascontiguousarray(qh.T, np.int16), np.ascontiguousarray(rec.T, np.int16),
+            np.ascontiguousarray(qo, np.int16))
 
 
 def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
@@ -500,46 +661,57 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
     e3 = np.zeros((0, 0, 0), np.int8)
     t0 = np.zeros((0, 0, 0), pl.trace)
     hist = {"s_o": e3, "pg_h": e3, "pre_h": t0, "pg_o": e3, "pre_o": t0}
-    corr_h = corr_o = np.zeros((1, 1, 0, 0), pl.corr)
-    d_h = d_o = np.zeros((0, 0, 0), np.int64)
+    if mode == _ONLINE:
+        ws = _online_buffers(cfg, pl)
+    else:
+        ws = _empty_buffers(pl)
     if mode == _DEFERRED:
         hist = {"s_o": np.zeros((bsz, nt, O), np.int8), "pg_h": np.zeros((bsz, nt, H), np.int8),
                 "pre_h": np.zeros((bsz, nt, I), pl.trace),
                 "pg_o": np.zeros((bsz, nt, O), np.int8),
                 "pre_o": np.zeros((bsz, nt, H), pl.trace)}
-    elif mode == _ONLINE:
-        corr_h, corr_o, d_h, d_o = _online_buffers(pl.parts, max(1, min(ONLINE_CHUNK, bsz)),
-                                                   I, H, O, pl.corr)
     if labels is None:
         labels = np.zeros(bsz, ITYPE)
     if noise is None:
         noise = np.zeros((bsz, 1, 1), np.int8)
-    wh, wr, wo = _weights(cfg, w, pl.acc)
-    try:
-        _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg), mode, counts,
-                  hist["s_o"], hist["pg_h"], hist["pre_h"], hist["pg_o"], hist["pre_o"],
-                  corr_h, corr_o, d_h, d_o)
-    except BaseException:
-        clear_workspace()  # the traces may be left non-zero
-        raise
-    return counts, hist, d_h, d_o
+    wh, wr, wo = _weights(cfg, w)
+    _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg, pl.chunk), mode,
+              np.zeros(0, pl.acc), counts, hist["s_o"], hist["pg_h"], hist["pre_h"],
+              hist["pg_o"], hist["pre_o"], *(ws[k] for k in _WS_KEYS))
+    return counts, hist, ws["d_h"][:pl.parts], ws["d_o"][:pl.parts]
 
 
-def _online_buffers(parts: int, chunk: int, I: int, H: int, O: int, corr):
-    """The online mode's weight traces and delta accumulators, kept per calling thread.
+_WS_KEYS = ("lk", "lv", "hist", "g32", "g64", "acc32", "corr_h", "corr_o", "d_h", "d_o")
+_WS_TYPES = {"lk": np.int16, "hist": np.int8, "g32": np.int32, "g64": np.int64,
+             "acc32": np.int32, "corr_h": np.int64, "corr_o": np.int64, "d_h": np.int64,
+             "d_o": np.int64}
 
-    The kernel leaves the traces zero (each sample clears the rows it touched) and zeroes the
-    accumulators itself, so they are allocated once.  Fresh buffers every batch would have both
-    kernel threads fault in new pages at the same time, which serialises them.
+
+def _ws_type(key: str, pl: Plan):
+    return pl.trace if key == "lv" else _WS_TYPES[key]
+
+
+def _empty_buffers(pl: Plan) -> dict:
+    return {k: np.zeros((1, 0, 0), _ws_type(k, pl)) for k in _WS_KEYS}
+
+
+def _online_buffers(cfg: NetConfig, pl: Plan) -> dict:
+    """The online mode's buffers (:func:`_online_shapes`), one set per part, kept per calling
+    thread.
+
+    The kernel clears what it reads before it reads it, so they are allocated once (with
+    ``np.empty``: no page is touched before the kernel needs it).  Fresh buffers every batch
+    would have both kernel threads fault in new pages at the same time, which serialises them.
     """
-    key = (parts, chunk, I, H, O, np.dtype(corr).str)
+    shapes = _online_shapes(cfg, pl.chunk)
+    key = (pl.parts, tuple(sorted(shapes.items())), *(np.dtype(_ws_type(k, pl)).str
+                                                       for k in _WS_KEYS))
     ws = getattr(_workspace, "online", None)
     if ws is None or ws[0] != key:
         _workspace.online = None  # free the old buffers first
-        ws = (key, np.zeros((parts, chunk, I, H), corr), np.zeros((parts, chunk, H, O), corr),
-              np.zeros((parts, I, H), np.int64), np.zeros((parts, H, O), np.int64))
+        ws = (key, {k: np.empty((pl.parts, *shapes[k]), _ws_type(k, pl)) for k in _WS_KEYS})
         _workspace.online = ws
-    return ws[1:]
+    return ws[1]
 
 
 def clear_workspace() -> None:
@@ -590,7 +762,7 @@ def deltas_fast(ff: FastForward, vfb_output, vfb_hidden, cfg: NetConfig | None =
 
 
 def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):
-    """Forward pass, error and eq. 3.17 in one pass with per-synapse traces (online mode).
+    """Forward pass, error and eq. 3.17 in one pass (online mode, module docstring).
 
     ``noise``: the random-loss values (B, O) or, in Feedback mode, (B, T, O) (see
     :func:`intsnn.golden.model.loss_rng_bits`).  Returns ``(d_hidden (H,I), d_output (O,H),
@@ -606,5 +778,4 @@ def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):
         nz = np.asarray(noise, np.int8)
         nz = nz.reshape(bsz, 1, cfg.n_out) if nz.ndim == 2 else np.ascontiguousarray(nz)
     counts, _, d_h, d_o = _run(cfg, w, x, _ONLINE, pl, labels, nz)
-    return (d_h.sum(axis=0, dtype=ITYPE).T.copy(), d_o.sum(axis=0, dtype=ITYPE).T.copy(),
-            counts)
+    return d_h.sum(axis=0, dtype=ITYPE).T.copy(), d_o.sum(axis=0, dtype=ITYPE), counts

@@ -1,8 +1,8 @@
 """The golden model as an object: weights + the training step (forward, error, update).
 
 ``IntSNN`` is what the training CLI and the hardware benches drive.  ``train_batch`` uses the
-fast kernels for SNN/RSNN (online or deferred weight traces, :mod:`intsnn.golden.fast`) and the
-reference for CSNN (or when ``fast=False``); all are bit-exact (tested).  ``run_sample`` returns
+fast kernels (``fast.py`` for SNN/RSNN, online or deferred weight traces; ``fast_csnn.py`` for
+CSNN) or, with ``fast=False``, the reference; all are bit-exact (tested).  ``run_sample`` returns
 every observable of one sample, step by step, for the benches.
 """
 
@@ -16,6 +16,7 @@ from . import reference as ref
 from .config import NetConfig
 from .counter_hash import counter_hash
 from .fast import HAVE_NUMBA, TRACE_MODES, deltas_fast, forward_fast, online_deltas, plan
+from .fast_csnn import deltas_csnn_fast, forward_csnn_fast
 from .init import Weights, init_weights
 from .ops import ITYPE, as_int
 
@@ -100,7 +101,7 @@ class IntSNN:
         self.cfg = cfg
         self.seed = int(seed)
         self.weights = weights.copy() if weights is not None else init_weights(cfg, seed)
-        self.fast = fast and HAVE_NUMBA and cfg.arch != "csnn"
+        self.fast = fast and HAVE_NUMBA
         self.trace_mode = trace_mode
         self.updates = 0
         self._check_weights()
@@ -127,7 +128,10 @@ class IntSNN:
     def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Forward pass only: ``(counts (B,O), prediction (B,))``."""
         if self.fast:
-            ff = forward_fast(self.cfg, self.weights, x, record=False)
+            if self.cfg.arch == "csnn":
+                ff = forward_csnn_fast(self.cfg, self.weights, x)
+            else:
+                ff = forward_fast(self.cfg, self.weights, x, record=False)
         else:
             ff = ref.forward(self.cfg, self.weights, x)
         return ff.counts, ff.prediction
@@ -148,9 +152,13 @@ class IntSNN:
                 and plan(cfg, x.shape[0], self.trace_mode).mode == "online"):
             return online_deltas(cfg, self.weights, x, labels, bits)
         if self.fast:
-            ff = forward_fast(cfg, self.weights, x)
+            ff = (forward_csnn_fast(cfg, self.weights, x) if cfg.arch == "csnn"
+                  else forward_fast(cfg, self.weights, x))
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)
-            dh, do = deltas_fast(ff, vo, vh, cfg)
+            if cfg.arch == "csnn":
+                dh, do = deltas_csnn_fast(ff, vo, vh)
+            else:
+                dh, do = deltas_fast(ff, vo, vh, cfg)
         else:
             ff = ref.forward(cfg, self.weights, x)
             _, vo, vh = ref.error_signals(cfg, self.weights, ff.counts, ff.s_output, labels, bits)

@@ -1,8 +1,10 @@
-"""Drive :class:`~intsnn.hw.core.IntSNNCore` in Amaranth's simulator through its host protocol.
+"""Drive the core and its components in Amaranth's simulator.
 
 The ``rtl_*`` half of the golden-vs-RTL pattern: :func:`rtl_train` takes plain numpy data
 (weights, samples, labels) and returns plain numpy data (counts, predictions, weights, cycles),
-so tests compare it with :class:`intsnn.golden.model.IntSNN` directly.
+so tests compare it with :class:`intsnn.golden.model.IntSNN` directly.  :class:`Rig` puts one
+engine between the memories it names, so a component test loads memories, starts the engine and
+reads the memories back (:func:`run_engine`, :func:`words`), again as plain data.
 """
 
 from __future__ import annotations
@@ -11,14 +13,145 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import data, wiring
 from amaranth.sim import Simulator
 
-from ..golden.config import NetConfig
+from ..golden.config import LayerParams, NetConfig
 from ..golden.init import Weights
 from . import host_protocol as hp
+from .config import HwConfig, words as word_count
 from .core import IntSNNCore
+from .ram import Ram
 
-__all__ = ["RtlResult", "rtl_train", "Host"]
+__all__ = ["RtlResult", "rtl_train", "Host", "scramble", "Rig", "simulate", "run_engine",
+           "words", "load", "to_words", "from_words", "small_net"]
+
+
+def small_net(arch="snn", S=16, Q=8, input_bits=1, clip_order="shift_then_clip", n_in=12,
+              n_hidden=8, n_out=4, timesteps=4, batch_size=3) -> NetConfig:
+    """A small config whose thresholds follow Q so that neurons actually spike and learn."""
+    q = Q - 8
+    sc = (lambda v: v << q) if q >= 0 else (lambda v: max(1, v >> -q))
+    kw = dict(arch=arch, n_in=n_in, n_hidden=n_hidden, n_out=n_out, timesteps=timesteps,
+              batch_size=batch_size, input_bits=input_bits, shadow_bits=S, inference_bits=Q,
+              hidden=(LayerParams(sc(40), sc(120), 3, None) if input_bits == 1
+                      else LayerParams(sc(4000), sc(8000), 3, None)),
+              output=LayerParams(sc(30), sc(60), 1, 5), alpha=16,
+              clip=min(700, (1 << (S - 1)) - 1), clip_order=clip_order)
+    if arch == "rsnn":
+        kw.update(voltage_bits=max(16, 16 + q), rec_shift=max(0, 3 + q))
+    return NetConfig(**kw)
+
+
+class Rig(Elaboratable):
+    """An engine (a :class:`~intsnn.hw.ram.MemoryClient`) with one :class:`Ram` per memory it
+    names, as its only client; ``init`` gives memories their contents (nested lists of lanes /
+    slots per word), the others start with random bits (:func:`scramble`)."""
+
+    def __init__(self, engine, init: dict | None = None, seed: int = 0):
+        self.engine = engine
+        self._groups = {}
+        for member, (mem, kind) in engine.memory_ports.items():
+            self._groups.setdefault(mem, {})[kind] = member
+        self.rams = {mem: Ram(spec=engine.config.memories[mem],
+                              readers=["dut"] if "r" in kinds else [],
+                              writers=["dut"] if "w" in kinds else [])
+                     for mem, kinds in self._groups.items()}
+        init = dict(init or {})
+        unknown = set(init) - set(self.rams)
+        if unknown:
+            raise ValueError(f"the engine uses no memory {sorted(unknown)!r}")
+        rng = np.random.default_rng(seed)
+        for mem, ram in self.rams.items():
+            if mem in init:
+                ram.data.init = np.asarray(init[mem]).tolist()
+            else:
+                _random_fill(ram, rng)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = self.engine
+        for mem, ram in self.rams.items():
+            m.submodules[mem] = ram
+            for kind, member in self._groups[mem].items():
+                wiring.connect(m, getattr(ram, f"{kind}_dut"), getattr(self.engine, member))
+        return m
+
+
+_FLUSH = max(HwConfig.DELTA_LATENCY, HwConfig.UPDATE_LATENCY, HwConfig.EVENT_LATENCY) + 1
+
+
+def simulate(dut, testbench) -> None:
+    """Run ``testbench(ctx)`` on ``dut`` with a clock."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+async def run_engine(ctx, engine, **inputs) -> int:
+    """Set ``inputs`` (member name -> value), pulse ``control.start`` and wait for
+    ``control.done``; return the engine's cycles (start cycle excluded, done cycle included:
+    what the sequencer's schedule charges for it)."""
+    for name, value in inputs.items():
+        ctx.set(getattr(engine, name), value)
+    ctx.set(engine.control.start, 1)
+    await ctx.tick()
+    ctx.set(engine.control.start, 0)
+    cycles = 1
+    while not ctx.get(engine.control.done):
+        await ctx.tick()
+        cycles += 1
+    for _ in range(_FLUSH):  # writes still in the pipeline land (the sequencer overlaps them)
+        await ctx.tick()
+    return cycles
+
+
+def words(ctx, ram) -> list:
+    """The contents of ``ram`` as nested lists (word -> [slot ->] lane)."""
+    def unpack(c):
+        return [unpack(e) if isinstance(e, data.Const) else int(e) for e in c]
+    return [unpack(ctx.get(ram.data[i])) for i in range(ram.spec.depth)]
+
+
+def load(ctx, ram, contents) -> None:
+    """Write ``contents`` (nested lists, as :func:`words` returns them) into ``ram``."""
+    for i, w in enumerate(contents):
+        ctx.set(ram.data[i], np.asarray(w).tolist())
+
+
+def to_words(a, lanes: int):
+    """Per-element values (..., n) -> words (..., words, lanes), zero-padded; a history
+    (T, n) becomes slot-major words with ``np.moveaxis(to_words(a), 0, 1)``."""
+    a = np.asarray(a)
+    n = a.shape[-1]
+    out = np.zeros(a.shape[:-1] + (word_count(n, lanes) * lanes,), np.int64)
+    out[..., :n] = a
+    return out.reshape(a.shape[:-1] + (-1, lanes))
+
+
+def from_words(w, n: int):
+    """Words (..., words, lanes) -> the first ``n`` elements (..., n)."""
+    w = np.asarray(w)
+    return w.reshape(w.shape[:-2] + (-1,))[..., :n]
+
+
+def _random_fill(ram, rng) -> None:
+    width = ram.spec.width
+    ram.data.init = [data.Const(ram.data.shape, int.from_bytes(
+        rng.bytes(-(-width // 8)), "little") & ((1 << width) - 1))
+        for _ in range(ram.spec.depth)]
+
+
+def scramble(core: IntSNNCore, seed: int = 0) -> None:
+    """Fill every memory that needs no initial contents with random bits (as a real RAM after
+    power-up); a design that reads such a word before writing it then fails the comparison
+    with the golden model instead of passing on the simulator's zeros."""
+    rng = np.random.default_rng(seed)
+    for ram in core.rams.values():
+        if not ram.spec.init:
+            _random_fill(ram, rng)
 
 
 class Host:
@@ -48,7 +181,7 @@ class Host:
     async def stream(self, beats):
         ctx, fr = self.ctx, self.dut.frames
         for b in beats:
-            ctx.set(fr.payload, b)
+            ctx.set(fr.payload.as_value(), b)
             ctx.set(fr.valid, 1)
             await ctx.tick().until(fr.ready)
         ctx.set(fr.valid, 0)
@@ -100,10 +233,13 @@ class RtlResult:
 
 
 def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train: bool = True,
-              batch_size: int | None = None, read_back: bool = True) -> RtlResult:
+              batch_size: int | None = None, read_back: bool = True,
+              seed: int = 0) -> RtlResult:
     """Run samples ``x`` (N, T, n_in) through the core; update after every ``batch_size``
-    training samples (default ``cfg.batch_size``; a trailing partial batch is not applied)."""
-    dut = IntSNNCore(cfg, lanes)
+    training samples (default ``cfg.batch_size``; a trailing partial batch is not applied).
+    The memories without initial contents start with random bits (:func:`scramble`)."""
+    dut = IntSNNCore(config=HwConfig(net=cfg, lanes=lanes))
+    scramble(dut, seed)
     x = np.asarray(x)
     n = x.shape[0]
     bs = batch_size or cfg.batch_size
@@ -125,8 +261,5 @@ def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train:
         if read_back:
             res.weights = await host.read_weights(cfg)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
     return res

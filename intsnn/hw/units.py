@@ -10,8 +10,8 @@ unit                       golden twin
 :class:`ErrorUnit`         ``ops.prediction_error`` (one output, standard loss)
 =========================  =============================================================
 
-The core instantiates ``lanes`` copies of each; ``tests/test_hw_units.py`` checks them against
-the golden functions on random operands.
+The engines instantiate ``lanes`` copies of each; ``tests/test_hw_units.py`` checks them
+against the golden functions on random operands.
 """
 
 from __future__ import annotations
@@ -21,32 +21,26 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.config import NetConfig, bits_signed
+from .config import acc_bits, b16_range
 
-__all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "acc_bits", "b16_range"]
+__all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "check_layer", "check_net"]
 
-
-def b16_range(cfg: NetConfig) -> tuple[int, int]:
-    """Range of ``V >> rec_shift`` for a saturated hidden voltage."""
-    vb = cfg.hidden_voltage_bits
-    return (-(1 << (vb - 1))) >> cfg.rec_shift, ((1 << (vb - 1)) - 1) >> cfg.rec_shift
+LAYERS = ("hidden", "output")
 
 
-def acc_bits(cfg: NetConfig, layer: str) -> int:
-    """Width of a neuron accumulator ``(V_s >> beta) + sum of currents`` (never overflows).
+def check_net(net) -> NetConfig:
+    """``net`` if it is a :class:`NetConfig`, else ``TypeError``."""
+    if not isinstance(net, NetConfig):
+        raise TypeError(f"net must be a NetConfig, not {net!r}")
+    return net
 
-    ``|V_s >> beta| <= 2**(vb-1)``; the feed-forward current is bounded by ``*_ff_max``; the
-    RSNN recurrent current by ``H * 2**(Q-1) * max|V >> rec_shift|``.
-    """
-    if layer == "hidden":
-        vb, ff = cfg.hidden_voltage_bits, cfg.hidden_ff_max
-        rec = 0
-        if cfg.arch == "rsnn":
-            lo, hi = b16_range(cfg)
-            rec = cfg.n_hidden * cfg.w_abs_max * max(-lo, hi)
-    else:
-        vb, ff, rec = cfg.output_voltage_bits, cfg.output_ff_max, 0
-    bound = (1 << (vb - 1)) + ff + rec
-    return bits_signed(-bound, bound)
+
+def check_layer(layer) -> str:
+    """``layer`` if it is ``"hidden"`` or ``"output"``, else ``ValueError`` (a typo must not
+    silently build the other layer)."""
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
+    return layer
 
 
 class NeuronUnit(wiring.Component):
@@ -54,7 +48,7 @@ class NeuronUnit(wiring.Component):
 
     Parameters
     ----------
-    cfg : the network configuration.  layer : ``"hidden"`` or ``"output"``.
+    net : :class:`NetConfig`.  layer : ``"hidden"`` or ``"output"``.
 
     Members
     -------
@@ -64,9 +58,9 @@ class NeuronUnit(wiring.Component):
     acc_next : Out, ``V_s(t) >> beta`` (or 0).  q : Out, ``V(t) >> rec_shift`` (or 0).
     """
 
-    def __init__(self, cfg: NetConfig, layer: str):
-        self._cfg = cfg
-        self._layer = layer
+    def __init__(self, *, net, layer):
+        self._cfg = cfg = check_net(net)
+        self._layer = check_layer(layer)
         aw = acc_bits(cfg, layer)
         vb = cfg.hidden_voltage_bits if layer == "hidden" else cfg.output_voltage_bits
         self._vb = vb
@@ -97,14 +91,18 @@ class NeuronUnit(wiring.Component):
 class UpdateUnit(wiring.Component):
     """Eqs. 3.18 + 3.27 for one synapse: ``sat_S(W - step(Delta) - (W >> wd))``.
 
+    Parameters
+    ----------
+    net : :class:`NetConfig`.  layer : ``"hidden"`` or ``"output"`` (its lr/wd shifts).
+
     Members
     -------
     w : In, shadow weight (S bits).  delta : In, batch accumulator.  w_new : Out.
     """
 
-    def __init__(self, cfg: NetConfig, layer: str):
-        self._cfg = cfg
-        self._p = cfg.hidden if layer == "hidden" else cfg.output
+    def __init__(self, *, net, layer):
+        self._cfg = cfg = check_net(net)
+        self._p = cfg.hidden if check_layer(layer) == "hidden" else cfg.output
         super().__init__({
             "w": In(signed(cfg.shadow_bits)),
             "delta": In(signed(cfg.widths()["delta_accumulator"])),
@@ -133,13 +131,17 @@ class UpdateUnit(wiring.Component):
 class ErrorUnit(wiring.Component):
     """Eq. 3.6 for one output: ``e = (count * alpha) >> floor(log2 T) - [o == label] * alpha``.
 
+    Parameters
+    ----------
+    net : :class:`NetConfig`.
+
     Members
     -------
     count : In.  is_label : In.  valid : In (0 for padding lanes: e = 0).  e : Out.
     """
 
-    def __init__(self, cfg: NetConfig):
-        self._cfg = cfg
+    def __init__(self, *, net):
+        self._cfg = cfg = check_net(net)
         super().__init__({
             "count": In(unsigned(cfg.count_bits)), "is_label": In(1), "valid": In(1),
             "e": Out(signed(cfg.widths()["error"])),

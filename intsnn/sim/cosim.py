@@ -16,6 +16,15 @@
 5. on a divergence, re-run the sample with the golden ``run_sample`` and name the first differing
    output neuron / weight with its golden per-timestep trace; write ``out/report.json``
    (temp file + rename, so a failed run leaves no report) and return it.
+
+Outputs and resume: ``out`` and the build cache are checked for writability before any work, and
+``out`` is locked for the run (:mod:`intsnn.sw.outputs`).  An older ``report.json`` is moved to
+``report.previous.json`` first, so a run that fails cannot leave it looking like its own.  The
+bench saves ``out/cosim-checkpoint.npz`` (weights, position, results so far) at most every
+``checkpoint_every_s`` seconds; running the same command again after a stop (Ctrl-C, a crash)
+continues from it, bit-exact with an uninterrupted run, provided the run's fingerprint (preset,
+config, lanes, seed, simulator, samples, hardware) is unchanged.  A finished run deletes its
+checkpoint.  The golden model runs in a thread while the simulator compiles.
 """
 
 from __future__ import annotations
@@ -27,27 +36,38 @@ import json
 import os
 import shutil
 import tempfile
+import textwrap
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..golden.config import NetConfig
+from ..golden.config import LATER_FIELDS, NetConfig
 from ..golden.model import IntSNN
-from ..sw.train import DATASET_OF, EVAL_EPOCH, encode, load_data, make_config
+from ..hw.config import DEFAULT_LANES as HW_DEFAULT_LANES, HwConfig
+from ..sw import outputs
+from ..sw.progress import follow, format_seconds, heartbeat
+from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
+                        make_config)
 from . import tb
-from .runner import SimulationFailed, build_and_test
+from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
 __all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check_manifest",
-           "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH"]
+           "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
+           "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
+HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
 #: Default lane count per preset (synapses per cycle).
-DEFAULT_LANES = {"mnist-snn": 4, "shd-snn": 4, "shd-rsnn": 4}
+DEFAULT_LANES = {p: HW_DEFAULT_LANES for p in HW_PRESETS}
 #: The cocotb test module.
 BENCH = Path(__file__).resolve().parent / "benches" / "cosim_bench.py"
-HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
+#: The bench's checkpoint inside the output folder.
+CHECKPOINT = "cosim-checkpoint.npz"
+#: Environment variable naming the build cache, and its default (relative to the working folder).
+BUILD_ENV, DEFAULT_BUILD_DIR = "INTSNN_BUILD_DIR", "build/cosim"
 
 PYTHON_SHARE_METHOD = (
     "Inside the simulator process the bench sums the wall time spent blocked in its awaits "
@@ -82,6 +102,10 @@ class CosimOptions:
     overrides: dict = field(default_factory=dict)  # NetConfig overrides (e.g. n_hidden)
     inject: dict | None = None         # tests: fault written into the hardware
     quiet: bool = False
+    data_name: str | None = None       # which SHD-format pair (--data-name)
+    resume: bool = True                # continue from out/cosim-checkpoint.npz if it matches
+    checkpoint_every_s: float = 30.0   # at most one checkpoint per this many seconds
+    stop_after_checkpoints: int | None = None  # tests: behave as if interrupted after N
 
 
 # ---------------------------------------------------------------------- data and golden model
@@ -101,9 +125,9 @@ def load_samples(o: CosimOptions):
                          f"{', '.join(HW_PRESETS)}")
     if o.train_samples < 1:
         raise ValueError(f"train_samples must be >= 1, got {o.train_samples}")
-    tr = load_data(o.preset, "train", o.data_dir)
-    te = load_data(o.preset, "test", o.data_dir)
-    cfg = make_config(o.preset, int(tr.meta["n_classes"]), o.shadow_bits, o.inference_bits,
+    tr = load_data(o.preset, "train", o.data_dir, name=o.data_name)
+    te = load_data(o.preset, "test", o.data_dir, name=o.data_name)
+    cfg = make_config(o.preset, check_classes(tr, te), o.shadow_bits, o.inference_bits,
                       o.batch_size, **o.overrides)
     rows_tr = _pick(len(tr.y), o.train_samples, o.seed, 0, "train_samples")
     rows_te = _pick(len(te.y), o.test_samples, o.seed, 1, "test_samples")
@@ -114,8 +138,9 @@ def load_samples(o: CosimOptions):
     xte = encode(cfg, te, rows_te, o.seed, EVAL_EPOCH) if len(rows_te) else np.zeros(
         (0, cfg.timesteps, cfg.n_in), np.int64)
     meta = {"dataset": DATASET_OF[o.preset], "source": tr.meta.get("source"),
-            "data_dir": str(o.data_dir) if o.data_dir else None,
-            "train_rows": rows_tr.tolist(), "test_rows": rows_te.tolist()}
+            "data_dir": tr.meta.get("data_dir"), "name": tr.meta.get("name"),
+            "train_rows": rows_tr.tolist(), "test_rows": rows_te.tolist(),
+            "digest": {"train": data_digest(tr), "test": data_digest(te)}}
     return cfg, xtr, tr.y[rows_tr], xte, te.y[rows_te], meta
 
 
@@ -124,7 +149,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
 
     With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`,
     from the golden observables of that sample with the weights it sees) and, for training
-    samples, the brief's synaptic-work lower bound (:func:`intsnn.hw.cycles.lower_bound`).
+    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).
     """
     from ..hw import cycles
 
@@ -132,14 +157,14 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     w0 = model.weights.copy()
     B = cfg.batch_size
     counts_tr, weights = [], []
-    cyc_tr, bound_tr = [], []
+    cyc_tr, work_tr = [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
                 rec = model.run_sample(xtr[j], int(ytr[j]))
-                exp, lb = cycles.from_record(cfg, lanes, rec)
+                exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
-                bound_tr.append(lb)
+                work_tr.append(work)
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -156,7 +181,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
             "counts_test": counts_te, "pred_test": np.asarray(pred_te),
             "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
                                                                                     np.int64),
-            "bound_train": np.asarray(bound_tr, np.float64)}
+            "work_train": np.asarray(work_tr, np.float64)}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -166,21 +191,54 @@ def _norm(d: dict) -> dict:
 
 def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
     """Raise ValueError if ``manifest`` (generator output) was made for another config/lanes."""
-    want = _norm(cfg.to_dict())
+    want = _norm(cfg.canonical_dict())
     have = manifest.get("config")
     if not isinstance(have, dict):
         raise ValueError(f"{where}: manifest.json has no config")
-    have = _norm(have)
+    # a manifest from before a field existed matches that field's old behaviour
+    have = {k: v for k, v in _norm(have).items()
+            if not (k in LATER_FIELDS and LATER_FIELDS[k] == v)}
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     if diff:
         shown = ", ".join(f"{k}: hardware {have.get(k)!r} != requested {want.get(k)!r}"
                           for k in diff[:4])
         raise ValueError(f"the Verilog in {where} was generated for another configuration "
-                         f"({shown}{', ...' if len(diff) > 4 else ''}); regenerate it or drop "
-                         f"--hw-dir")
+                         f"({shown}{', ...' if len(diff) > 4 else ''}); regenerate it "
+                         f"({regenerate_hint(cfg, lanes, diff)}) or drop --hw-dir")
     if manifest.get("lanes") != lanes:
         raise ValueError(f"the Verilog in {where} was generated for lanes={manifest.get('lanes')}"
                          f", not lanes={lanes}")
+
+
+#: NetConfig fields that ``intsnn generate`` sets from an option.
+_GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
+                     "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
+                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding"}
+
+
+def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
+    """``intsnn generate ...`` with the options that give ``cfg``, or a note for the fields that
+    only the Python API sets."""
+    opts = [f"{_GENERATE_OPTIONS[k]} {getattr(cfg, k)}" for k in diff
+            if k in _GENERATE_OPTIONS and k != "init_bits"]
+    other = [k for k in diff if k not in _GENERATE_OPTIONS]
+    hint = "intsnn generate --preset <preset> --lanes %d %s --out <folder>" % (
+        lanes, " ".join(opts))
+    if other:
+        hint += f"; {', '.join(other)} need intsnn.hw.generate.generate() from Python"
+    return " ".join(hint.split())
+
+
+def _read_manifest(mpath: Path) -> dict:
+    try:
+        man = json.loads(mpath.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{mpath} is not a readable manifest ({exc}); regenerate it with "
+                         "intsnn generate") from None
+    if not isinstance(man, dict):
+        raise ValueError(f"{mpath} is not an intsnn manifest (a JSON object); regenerate it "
+                         "with intsnn generate")
+    return man
 
 
 def _hw_source_digest() -> str:
@@ -202,7 +260,8 @@ def _lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None):
+def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
+                    quiet: bool = True):
     """``(verilog path, manifest, key)``: reuse ``hw_dir`` or the cache, else generate."""
     if hw_dir is not None:
         d = Path(hw_dir)
@@ -210,7 +269,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None):
         if not mpath.is_file():
             raise FileNotFoundError(f"no manifest.json in {d} (generate the Verilog with "
                                     f"`intsnn generate`)")
-        manifest = json.loads(mpath.read_text())
+        manifest = _read_manifest(mpath)
         check_manifest(manifest, cfg, lanes, d)
         vpath = d / manifest.get("verilog", "intsnn_core.v")
         if not vpath.is_file():
@@ -219,21 +278,25 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None):
         return vpath, manifest, key
     from ..hw.generate import generate
 
-    key = hashlib.sha256(json.dumps({"config": _norm(cfg.to_dict()), "lanes": lanes,
+    key = hashlib.sha256(json.dumps({"config": _norm(cfg.canonical_dict()), "lanes": lanes,
                                      "hw": _hw_source_digest()}, sort_keys=True).encode()
                          ).hexdigest()[:16]
     d = build_root / key / "hw"
     with _lock(build_root / key / ".hw.lock"):
         mpath = d / "manifest.json"
-        if mpath.is_file():
-            manifest = json.loads(mpath.read_text())
-            check_manifest(manifest, cfg, lanes, d)
-            vpath = d / manifest["verilog"]
-            if vpath.is_file():
-                return vpath, manifest, key
+        with contextlib.suppress(ValueError, KeyError):  # a damaged cache entry is regenerated
+            manifest = _read_manifest(mpath) if mpath.is_file() else None
+            if manifest is not None:
+                check_manifest(manifest, cfg, lanes, d)
+                vpath = d / manifest["verilog"]
+                if vpath.is_file():
+                    return vpath, manifest, key
         tmp = Path(tempfile.mkdtemp(prefix="hw-", dir=d.parent))
         try:
-            vpath, manifest = generate(cfg, lanes, tmp)
+            with heartbeat(f"generating the Verilog of {cfg.arch} "
+                           f"{cfg.n_in}-{cfg.n_hidden}-{cfg.n_out}, lanes {lanes} (Amaranth)",
+                           quiet=quiet):
+                vpath, manifest = generate(cfg, lanes, tmp)
             if d.exists():
                 shutil.rmtree(d)
             os.replace(tmp, d)
@@ -323,22 +386,19 @@ def _stats(a) -> dict | None:
     return {"mean": float(a.mean()), "min": int(a.min()), "max": int(a.max()), "n": int(a.size)}
 
 
-def _bound_ratio(measured, g: dict, cfg: NetConfig) -> dict:
-    """Measured cycles per training sample over the brief's lower bound (same samples)."""
+def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
+    """Measured cycles per training sample (+ the stream's) over the work the design must do."""
+    from ..hw import cycles
+
     n = len(measured)
     if n == 0:
         return {}
-    m = np.asarray(measured, np.float64)
-    out = {"lower_bound_per_train_sample": _stats(np.rint(g["bound_train"][:n])),
-           "ratio_to_lower_bound": {"mean_of_ratios": float(np.mean(m / g["bound_train"][:n])),
-                                    "max": float(np.max(m / g["bound_train"][:n])),
-                                    "of_sums": float(m.sum() / g["bound_train"][:n].sum())},
-           "lower_bound_definition": (
-               "per timestep: one accumulation per synapse with a non-zero input (inputs x H, "
-               "hidden spikes x O, RSNN: non-zero B16(V(t-1)) x H) + one weight-trace update per "
-               "synapse whose neuron has a pseudo-gradient (hidden pg x I + output pg x H); end "
-               "of sample: H*I + O*H delta updates; all / lanes (intsnn.hw.cycles.lower_bound)")}
-    return out
+    m = np.asarray(measured, np.float64) + cycles.stream_cycles(cfg, lanes)
+    w = g["work_train"][:n]
+    return {"work_per_train_sample": _stats(w),
+            "ratio_to_work": {"mean_of_ratios": float(np.mean(m / w)),
+                              "max": float(np.max(m / w)), "of_sums": float(m.sum() / w.sum())},
+            "work_definition": cycles.WORK_DEFINITION}
 
 
 def _log(o: CosimOptions, msg: str):
@@ -346,40 +406,125 @@ def _log(o: CosimOptions, msg: str):
         print(msg, flush=True)
 
 
+class CosimInterrupted(KeyboardInterrupt):
+    """The bench stopped early on request (tests); the checkpoint allows a resume."""
+
+
+def _fingerprint(o: CosimOptions, cfg: NetConfig, lanes: int, meta: dict, key: str) -> dict:
+    return {"preset": o.preset, "config": _norm(cfg.canonical_dict()), "lanes": lanes,
+            "seed": o.seed,
+            "sim": o.sim, "hardware": key, "data": {k: meta[k] for k in (
+                "source", "data_dir", "name", "train_rows", "test_rows", "digest")}}
+
+
+def _resume_point(ckpt: Path, fingerprint: dict) -> dict | None:
+    """The checkpoint's position if it belongs to this run; raise a one-line error if not."""
+    try:
+        with np.load(ckpt, allow_pickle=False) as z:
+            state = json.loads(str(z["state"]))
+    except Exception as exc:
+        raise ValueError(f"{ckpt} is not a readable co-simulation checkpoint ({exc}); delete it "
+                         "or pass --no-resume") from None
+    old = state.get("fingerprint") or {}
+    diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+    if diff:
+        raise ValueError(f"{ckpt} belongs to another co-simulation (different {', '.join(diff)})"
+                         ": run the same command as before to resume, or pass --no-resume / "
+                         "another --out")
+    return state["position"]
+
+
+def _read_progress(path: Path, n_train: int):
+    """(samples done, phase) from the bench's progress file, or None before it exists."""
+    try:
+        phase, done, _total = path.read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(done) + (0 if phase == "train" else n_train), phase
+
+
+def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
+    """Write ``report.json``; if that fails, keep the result in the temp folder and say where."""
+    try:
+        return outputs.write_json(out / "report.json", report)
+    except OSError as exc:
+        fd, rescue = tempfile.mkstemp(prefix="intsnn-cosim-report-", suffix=".json")
+        os.close(fd)
+        outputs.write_json(rescue, report)
+        raise outputs.OutputError(f"cannot write {out / 'report.json'} ({exc.strerror or exc}); "
+                                  f"the finished run's report is in {rescue}") from None
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
+    out = outputs.check_out_dir(o.out, "--out")
+    root = o.build_root if o.build_root is not None else (os.environ.get(BUILD_ENV)
+                                                           or DEFAULT_BUILD_DIR)
+    build_root = outputs.check_out_dir(root, "--build-dir").resolve()
+    with outputs.run_lock(out):
+        return _cosimulate(o, out, build_root, t_all)
+
+
+def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> dict:
+    # first of all, so that no failure below can leave an old report passing for this run's
+    moved = outputs.supersede(out / "report.json")
+    if moved:
+        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     info = find_simulator(o.sim)  # one clear line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
-    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, 4)
-    from ..hw.core import check_config
-    check_config(cfg, lanes)
-    build_root = Path(o.build_root or os.environ.get("INTSNN_BUILD_DIR", "build/cosim"))
-    build_root = build_root.resolve()
+    lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, HW_DEFAULT_LANES)
+    hw = HwConfig(net=cfg, lanes=lanes)
+
+    # the golden model runs while the hardware is generated and compiled
+    golden: dict = {}
+
+    def run_golden():
+        try:
+            t0 = time.perf_counter()
+            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes)
+            golden["s"] = time.perf_counter() - t0
+        except BaseException as exc:  # re-raised in the main thread
+            golden["error"] = exc
+
+    worker = threading.Thread(target=run_golden, name="golden model", daemon=True)
+    worker.start()
 
     t0 = time.perf_counter()
-    g = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes)
-    t_golden = time.perf_counter() - t0
-    _log(o, f"golden model: {len(ytr)} training + {len(yte)} test samples in {t_golden:.1f} s")
-
-    t0 = time.perf_counter()
-    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir)
+    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet)
     t_gen = time.perf_counter() - t0
-    _log(o, f"hardware: {vpath} ({t_gen:.1f} s)")
+    _log(o, f"hardware: {vpath} ({format_seconds(t_gen)})")
 
-    T, IW = cfg.timesteps, -(-cfg.n_in // lanes)
-    depth = max(4096, T * IW + cfg.n_out + 64)
+    fingerprint = _fingerprint(o, cfg, lanes, meta, key)
+    ckpt = out / CHECKPOINT
+    resume_at = None
+    if o.resume and ckpt.is_file():
+        resume_at = _resume_point(ckpt, fingerprint)
+        _log(o, f"resuming from {ckpt}: {resume_at['phase']} sample {resume_at['next']}")
+    elif ckpt.is_file():
+        ckpt.unlink()
+
+    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
-    build_dir.mkdir(parents=True, exist_ok=True)
     tb_path = build_root / key / f"tb_top_{depth}.v"
     tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
                             lanes, cfg.input_bits, depth)
+    tb_path.parent.mkdir(parents=True, exist_ok=True)
     if not tb_path.is_file() or tb_path.read_text() != tb_text:
-        tmp = tb_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(tb_text)
-        os.replace(tmp, tb_path)
+        outputs.write_text(tb_path, tb_text, fsync=False)
 
-    with tempfile.TemporaryDirectory(prefix="intsnn-cosim-") as work:
+    with simulator_build([vpath, tb_path], tb.TB_TOP, o.sim, build_dir, waves=o.waves,
+                         public_flat_rw=False, quiet=o.quiet) as session, \
+            tempfile.TemporaryDirectory(prefix="intsnn-cosim-") as work:
+        t0 = time.perf_counter()
+        session.build()
+        t_build = time.perf_counter() - t0
+        worker.join()
+        if "error" in golden:
+            raise golden["error"]
+        g, t_golden = golden["g"], golden["s"]
+        _log(o, f"golden model: {len(ytr)} training + {len(yte)} test samples in "
+                f"{format_seconds(t_golden)} (while the simulator compiled)")
         work = Path(work)
         data = {"x_train": xtr.astype(np.uint16), "y_train": ytr, "x_test": xte.astype(np.uint16),
                 "y_test": yte, "w_hidden0": g["w0"].hidden, "w_output0": g["w0"].output,
@@ -392,23 +537,36 @@ def cosimulate(o: CosimOptions) -> dict:
             data["w_recurrent0"] = g["w0"].recurrent
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
-                  "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth}
+                  "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
+                  "progress": str(work / "progress"),
+                  "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
+                                 "every_s": o.checkpoint_every_s}}
+        if resume_at is not None:
+            params["resume"] = str(ckpt)
         if o.inject:
             params["inject"] = o.inject
-        _log(o, f"building with {o.sim} {info.version} in {build_dir} and running the bench ...")
+        if o.stop_after_checkpoints is not None:
+            params["stop_after_checkpoints"] = o.stop_after_checkpoints
+        log = out / "sim.log"
+        n_tr, n_te = len(ytr), len(yte)
+        done0 = 0 if resume_at is None else (resume_at["next"] + (
+            n_tr if resume_at["phase"] == "test" else 0))
         t0 = time.perf_counter()
         try:
-            build_and_test([vpath, tb_path], tb.TB_TOP, BENCH, o.sim, build_dir,
-                           params=params, waves=o.waves, testcase="cosim",
-                           public_flat_rw=False)
+            with follow(f"co-simulation on {o.sim} (log: {log})", n_tr + n_te,
+                        lambda: _read_progress(work / "progress", n_tr), quiet=o.quiet,
+                        initial=done0):
+                session.test(BENCH, params=params, testcase="cosim", log_file=log)
         except SimulationFailed as exc:
             if not (work / "result.json").is_file():
                 raise CosimError(str(exc)) from None
         t_sim = time.perf_counter() - t0
         res = json.loads((work / "result.json").read_text())
 
+    if res.get("interrupted"):
+        raise CosimInterrupted(f"stopped after {o.stop_after_checkpoints} checkpoint(s)")
     if res.get("error"):
-        raise CosimError(f"the bench stopped: {res['error']}")
+        raise CosimError(f"the bench stopped: {res['error']} (log: {log})")
     mms = res["mismatches"]
     diagnosis = diagnose(mms[0], cfg, o.seed, g, xtr, ytr, xte, yte) if mms else None
     if diagnosis and diagnosis.get("signal") == "counts":
@@ -420,9 +578,19 @@ def cosimulate(o: CosimOptions) -> dict:
     tim = res["timing"]
     total_cycles = int(res["total_cycles"])
     waves = None
-    if o.waves:
+    if o.waves:  # the build folder is a shared cache: the waveform belongs with the run
         found = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
-        waves = [str(p) for p in found]
+        waves = []
+        for w in found:
+            dest = out / w.name
+            shutil.move(w, dest)
+            waves.append({"path": str(dest), "bytes": dest.stat().st_size,
+                          "format": dest.suffix[1:].upper()})
+            if dest.suffix == ".vcd":
+                import warnings
+                warnings.warn(f"{dest} is a {dest.stat().st_size / 1e6:,.0f} MB VCD; with "
+                              "liblz4-dev installed Verilator writes FST, ~100x smaller "
+                              "(apt-get install -y liblz4-dev)", stacklevel=2)
     report = {
         "command": "cosim",
         "preset": o.preset,
@@ -453,12 +621,15 @@ def cosimulate(o: CosimOptions) -> dict:
                    "per_inference_sample": _stats(res["cycles_test"]),
                    "per_update": _stats(res["cycles_update"]),
                    "total_simulated": total_cycles,
-                   **_bound_ratio(res["cycles_train"], g, cfg)},
+                   **_work_ratio(res["cycles_train"], g, cfg, lanes)},
+        "resume": {"sessions": res.get("sessions", 1), "resumed_from": res.get("resumed_from"),
+                   "note": "time, programs and waves cover the last session only"},
         "time": {
             "wall_s": None,  # filled below
             "golden_s": t_golden,
             "generate_s": t_gen,
-            "build_and_simulate_s": t_sim,
+            "build_s": t_build,
+            "simulate_s": t_sim,
             "bench_wall_s": tim["bench_wall_s"],
             "sim_blocked_s": tim["blocked_s"],
             "python_s": tim["python_s"],
@@ -467,20 +638,37 @@ def cosimulate(o: CosimOptions) -> dict:
             "sim_cycles_per_s_blocked": total_cycles / max(1e-9, tim["blocked_s"]),
             "python_share_method": PYTHON_SHARE_METHOD,
         },
+        "per_sample": {k: res[k] for k in ("pred_train", "pred_test", "cycles_train",
+                                           "cycles_test", "cycles_update", "counts_train",
+                                           "counts_test")},
         "programs": res["programs"],
+        "sim_log": str(log),
         "waves": waves,
     }
     report["time"]["wall_s"] = time.perf_counter() - t_all
-    out = Path(o.out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".report.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "report.json")
+    _write_report(out, report, o)
+    ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
     return report
 
 
+def conclusion(r: dict) -> str:
+    """What a user should take from a report, in a few lines."""
+    chk = r["checked"]
+    if r["status"] == "match":
+        return (f"The generated Verilog trained on {chk['train_samples']} real samples "
+                f"({chk['updates']} weight updates) and agreed with the golden model bit for bit "
+                f"on every spike count, prediction, cycle count and weight.  Its accuracy is that "
+                f"of a network after {chk['updates']} updates, not a trained one: the trained "
+                f"accuracy of each preset (50 epochs) is in docs/results.md.")
+    if r["status"] == "mismatch":
+        return ("The hardware DIVERGED from the golden model (first divergence above; the "
+                "diagnosis is in report.json).  With --waves the waveform shows every internal "
+                "signal.")
+    return "The run stopped before every sample was checked (see report.json)."
+
+
 def summary_table(r: dict) -> str:
-    """Short text comparison of a report."""
+    """Short text comparison of a report, ending with what it shows."""
     acc, cyc, tm = r["accuracy"], r["cycles"], r["time"]
 
     def f(v):
@@ -495,28 +683,45 @@ def summary_table(r: dict) -> str:
         f"{r['simulator']['name']} {r['simulator']['version']}: "
         f"{r['data']['train_samples']} train / {r['data']['test_samples']} test samples",
         "                      hardware    golden",
-        f"test accuracy         {f(acc['test']['hardware'])}  {f(acc['test']['golden'])}",
+        f"test accuracy         {f(acc['test']['hardware'])}  {f(acc['test']['golden'])}"
+        f"   (after {r['checked']['updates']} updates)",
         f"train acc. (online)   {f(acc['train_online']['hardware'])}  "
         f"{f(acc['train_online']['golden'])}",
         f"mismatches            {r['mismatch_count']}   ({r['checked']['train_samples']} train + "
         f"{r['checked']['test_samples']} test samples and {r['checked']['updates']} updates "
         f"checked)",
-        f"cycles / train sample {c(cyc['per_train_sample'])}"
-        + (f"; {cyc['ratio_to_lower_bound']['of_sums']:.2f} x the lower bound"
-           if "ratio_to_lower_bound" in cyc else ""),
+        f"cycles / train sample {c(cyc['per_train_sample'])}",
+    ]
+    if "ratio_to_work" in cyc:  # the design's overhead factor (intsnn.hw.cycles.sample_work)
+        lines.append(f"cycles / work         {cyc['ratio_to_work']['of_sums']:.2f} (training "
+                     "samples, input stream included, over the word operations the design must "
+                     "do; 1 = no overhead)")
+    elif "ratio_to_lower_bound" in cyc:
+        lines.append(f"cycles / lower bound  {cyc['ratio_to_lower_bound']['of_sums']:.2f} "
+                     "(intsnn.hw.cycles.lower_bound)")
+    lines += [
         f"cycles / infer sample {c(cyc['per_inference_sample'])}",
         f"cycles / update       {c(cyc['per_update'])}",
         f"simulated cycles      {cyc['total_simulated']:,} at {tm['sim_cycles_per_s']:,.0f} "
         f"cycles/s; Python share {100 * tm['python_share']:.1f} % of {tm['bench_wall_s']:.1f} s",
-        f"wall time             {tm['wall_s']:.1f} s (golden {tm['golden_s']:.1f}, generate "
-        f"{tm['generate_s']:.1f}, build+simulate {tm['build_and_simulate_s']:.1f})",
+        f"wall time             {tm['wall_s']:.1f} s (generate {tm['generate_s']:.1f}, build "
+        f"{tm['build_s']:.1f}, simulate {tm['simulate_s']:.1f}; golden {tm['golden_s']:.1f} "
+        f"during the build)",
     ]
+    res = r.get("resume") or {}
+    if res.get("resumed_from"):
+        p = res["resumed_from"]
+        lines.append(f"resumed               from {p['phase']} sample {p['next']} "
+                     f"(session {res['sessions']})")
+    for w in r.get("waves") or []:
+        lines.append(f"waves                 {w['path']} ({w['bytes'] / 1e6:,.1f} MB)")
     d = r.get("diagnosis")
     if d:
         lines.append(f"FIRST DIVERGENCE: {d['phase']} sample {d['sample']}, timestep "
                      f"{d.get('timestep')}, signal {d['signal']}, index {d['index']}: expected "
                      f"{d['expected']}, actual {d['actual']}")
         lines.append(f"  {d.get('note', '')}")
+    lines.append(textwrap.fill(conclusion(r), 95))
     return "\n".join(lines)
 
 

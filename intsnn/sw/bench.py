@@ -6,9 +6,10 @@
     the data directory repeated), median of ``--repeats`` epochs after a warm-up batch.
 
 ``python -m intsnn.sw.bench --compare --data-dir ../shared/data --out-dir docs/results``
-    Golden against the plain numpy implementation of the same rule (and the float torch peer
-    when torch is importable; :mod:`intsnn.sw.bench_peers`), batch by batch in one process on
-    the issue's workloads: ``mnist-snn`` 784-100-10, T = 20, 10,000 training images, 1 epoch;
+    Golden (one and two threads) against the plain numpy implementation of the same rule
+    (:mod:`intsnn.sw.bench_plain`), the per-timestep reference and the float torch peer when
+    torch is importable (:mod:`intsnn.sw.bench_peers`), batch by batch in one process on the
+    issue's workloads: ``mnist-snn`` 784-100-10, T = 20, 10,000 training images, 1 epoch;
     ``shd-rsnn`` 175-256-10, T = 10, the SHD-format training set, 3 epochs.  Then the memory of
     one training step against T (:func:`memory_vs_t`) and a profile of one golden epoch.
     Writes ``bench-compare.json``, ``memory-vs-t.json`` and ``memory-vs-t.png`` to
@@ -17,8 +18,11 @@
 How the figures are taken: every peer trains its own copy of the network on the same batches;
 within a batch the peers run one after the other, the order rotating from batch to batch, so a
 change of machine load hits all peers alike; the time of a peer is the sum over its batches of
-``time.perf_counter`` around its training step (encoding is shared and timed separately).  The
-peers' weights are compared at the end (the integer peers must agree bit for bit).  Memory is the
+``time.perf_counter`` around its training step (encoding is shared and timed separately), and its
+CPU time the sum of ``time.process_time`` (all threads of the process; one peer runs at a time),
+which other jobs on a loaded machine cannot inflate.  Every peer runs on one thread (numpy's BLAS
+is set to one thread) except ``golden-2t``.  The peers'
+weights are compared at the end (the integer peers must agree bit for bit).  Memory is the
 ``tracemalloc`` peak of one training step (numpy allocations; the input batch is allocated before
 tracing starts and not counted; numba's small per-thread kernel state is not seen).
 """
@@ -39,7 +43,8 @@ from ..golden.config import NetConfig
 from ..golden.model import IntSNN
 from .bench_memory import (MEMORY_T, bptt_figures, memory_table, memory_vs_t, plot_memory,
                            step_memory)
-from .bench_peers import make_peers
+from .bench_peers import PEERS, check_peer_names, make_peers
+from .bench_plain import blas_threads
 from .command import run_command
 from .outputs import check_out_dir, check_out_file, write_json
 from .train import encode, load_data, make_config
@@ -49,7 +54,6 @@ __all__ = ["bench_epoch", "compare", "profile_epoch", "dense_ops", "second_core_
 SHD_TRAIN_SIZE = 8156
 #: The workloads of the comparison (issue 11): preset, training samples (None: all), epochs.
 WORKLOADS = {"mnist-snn": (10_000, 1), "shd-rsnn": (None, 3)}
-PEERS = ("golden-1t", "golden-2t", "plain-numpy", "torch-float")
 
 
 def bench_epoch(preset_name: str, data, n_samples: int, repeats: int, seed: int = 0) -> dict:
@@ -135,59 +139,77 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
     limit, epochs = WORKLOADS[preset_name]
     cfg, data = _load(preset_name, data_dir, limit)
     peers = make_peers(cfg, seed, peer_names)
-    warm = np.arange(min(cfg.batch_size, len(data.y)))
-    for p in peers:  # JIT compilation and first-touch allocations outside the timing
-        make_peers(cfg, seed, [p.name])[0].step(encode(cfg, data, warm, seed, 0), data.y[warm])
-    secs = {p.name: 0.0 for p in peers}
-    t_enc, n_samples = 0.0, 0
-    load0 = os.getloadavg()
-    batches = list(_batches(cfg, data, epochs, seed)) * rounds
-    for k, (epoch, rows) in enumerate(tqdm(batches, desc=preset_name, disable=not progress,
-                                           leave=False)):
-        t0 = time.perf_counter()
-        x = encode(cfg, data, rows, seed, epoch)
-        t_enc += time.perf_counter() - t0
-        y = data.y[rows]
-        n_samples += len(rows)
-        for j in range(len(peers)):
-            p = peers[(k + j) % len(peers)]
+    saved_blas = blas_threads(1)
+    try:
+        warm = np.arange(min(cfg.batch_size, len(data.y)))
+        for p in peers:  # JIT compilation and first-touch allocations outside the timing
+            make_peers(cfg, seed, [p.name])[0].step(encode(cfg, data, warm, seed, 0),
+                                                    data.y[warm])
+        secs = {p.name: 0.0 for p in peers}
+        cpu = {p.name: 0.0 for p in peers}
+        t_enc, n_samples = 0.0, 0
+        load0 = os.getloadavg()
+        batches = list(_batches(cfg, data, epochs, seed)) * rounds
+        for k, (epoch, rows) in enumerate(tqdm(batches, desc=preset_name, disable=not progress,
+                                               leave=False)):
             t0 = time.perf_counter()
-            p.step(x, y)
-            secs[p.name] += time.perf_counter() - t0
-    load1 = os.getloadavg()
-    ref = next((p for p in peers if p.name == "plain-numpy"), None)
+            x = encode(cfg, data, rows, seed, epoch)
+            t_enc += time.perf_counter() - t0
+            y = data.y[rows]
+            n_samples += len(rows)
+            for j in range(len(peers)):
+                p = peers[(k + j) % len(peers)]
+                t0, c0 = time.perf_counter(), time.process_time()
+                p.step(x, y)
+                secs[p.name] += time.perf_counter() - t0
+                cpu[p.name] += time.process_time() - c0
+        load1 = os.getloadavg()
+        x, y = encode(cfg, data, warm, seed, 0), data.y[warm]
+        mem = {p.name: step_memory(lambda: p.step(x, y)) for p in peers}
+    finally:
+        if saved_blas is not None:
+            blas_threads(saved_blas)
     agree = {}
-    for p in peers:
-        if p.exact and ref is not None and p is not ref:
-            a, b = p.weights(), ref.weights()
-            agree[p.name] = bool(np.array_equal(a.hidden, b.hidden)
-                                 and np.array_equal(a.output, b.output))
-    rows = warm
-    x, y = encode(cfg, data, rows, seed, 0), data.y[rows]
+    for base in ("plain-numpy", "reference"):
+        ref = next((p for p in peers if p.name == base), None)
+        for p in peers:
+            if p.exact and ref is not None and p is not ref and p.name not in agree:
+                a, b = p.weights(), ref.weights()
+                agree[p.name] = {base: bool(np.array_equal(a.hidden, b.hidden)
+                                            and np.array_equal(a.output, b.output))}
     ops = dense_ops(cfg)
     res = {}
     for p in peers:
-        mem = step_memory(lambda: p.step(x, y))
-        res[p.name] = {"seconds": secs[p.name], "samples_per_second": n_samples / secs[p.name],
+        res[p.name] = {"seconds": secs[p.name], "cpu_seconds": cpu[p.name],
+                       "samples_per_second": n_samples / secs[p.name],
                        "dense_ops_per_second": ops * n_samples / secs[p.name],
-                       "step_peak_mb": mem / 2 ** 20,
+                       "step_peak_mb": mem[p.name] / 2 ** 20,
                        "trace_mode": (p.model.trace_mode if hasattr(p, "model") and p.model.fast
                                       else None)}
     out = {"preset": preset_name, "samples": n_samples, "epochs": epochs, "rounds": rounds,
            "batch_size": cfg.batch_size, "timesteps": cfg.timesteps,
            "dense_ops_per_sample": ops, "encode_seconds": t_enc, "peers": res,
-           "identical_weights_to_plain_numpy": agree,
+           "identical_weights": agree, "blas_threads": blas_threads(),
            "loadavg_1min_before_after": [load0[0], load1[0]]}
-    if "plain-numpy" in res:
-        out["time_ratio_to_plain_numpy"] = {n: r["seconds"] / res["plain-numpy"]["seconds"]
-                                            for n, r in res.items()}
+    for base in ("plain-numpy", "reference"):
+        if base in res:
+            out[f"time_ratio_to_{base.replace('-', '_')}"] = {
+                n: r["seconds"] / res[base]["seconds"] for n, r in res.items()}
+            out[f"cpu_ratio_to_{base.replace('-', '_')}"] = {
+                n: r["cpu_seconds"] / res[base]["cpu_seconds"] for n, r in res.items()}
     if "golden-1t" in res and "golden-2t" in res:
         out["speedup_2t_over_1t"] = res["golden-1t"]["seconds"] / res["golden-2t"]["seconds"]
     return out
 
 
 def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
-    """Where one golden epoch's time goes, single thread, per stage, for both trace modes."""
+    """Where one golden epoch's time goes, single thread, per stage, for both trace modes
+    (thread CPU time: the kernels run in the calling thread, so other jobs do not count).
+
+    The online mode's single kernel does the forward pass, traces, error and delta together;
+    an inference-only pass over the same batch (the same forward kernel code without any trace
+    work), timed beside it and not counted in the total, splits it into forward and the rest.
+    """
     from ..golden import reference as ref
     from ..golden.model import loss_rng_bits
 
@@ -197,49 +219,67 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
     fast.set_threads(1)
     out = {}
     try:
+        # the deferred delta's int32/int64 accumulators are chosen per batch: compile both first
+        pre, g = np.zeros((1, 1, 1), fast.plan(cfg, 1).trace), np.zeros((1, 1, 1), np.int8)
+        for dt in (np.int32, np.int64):
+            fast._delta(pre, g, np.zeros((1, 1), np.int64), dt, False)
         for mode in ("deferred", "online"):
             m = IntSNN(cfg, seed, trace_mode=mode)
             m.train_batch(encode(cfg, data, np.arange(8), seed, 0), data.y[:8])
             st = dict.fromkeys(("encode", "forward", "error", "delta", "online kernel",
                                 "update"), 0.0)
+            t_infer = 0.0
             for epoch, rows in _batches(cfg, data, 1, seed):
-                t0 = time.perf_counter()
+                t0 = time.thread_time()
                 x, y = encode(cfg, data, rows, seed, epoch), data.y[rows]
-                t1 = time.perf_counter()
+                t1 = time.thread_time()
                 st["encode"] += t1 - t0
                 bits = loss_rng_bits(cfg, seed, m.updates, np.arange(len(rows)))
                 if mode == "online":
                     dh, do, _ = fast.online_deltas(cfg, m.weights, x, y, bits)
-                    st["online kernel"] += time.perf_counter() - t1
+                    t2 = time.thread_time()
+                    st["online kernel"] += t2 - t1
+                    fast.forward_fast(cfg, m.weights, x, record=False)
+                    t_infer += time.thread_time() - t2
                 else:
                     ff = fast.forward_fast(cfg, m.weights, x)
-                    t2 = time.perf_counter()
+                    t2 = time.thread_time()
                     _, vo, vh = ref.error_signals(cfg, m.weights, ff.counts, ff.s_output, y, bits)
-                    t3 = time.perf_counter()
+                    t3 = time.thread_time()
                     dh, do = fast.deltas_fast(ff, vo, vh, cfg)
                     st["forward"] += t2 - t1
                     st["error"] += t3 - t2
-                    st["delta"] += time.perf_counter() - t3
-                t4 = time.perf_counter()
+                    st["delta"] += time.thread_time() - t3
+                t4 = time.thread_time()
                 m.update(dh, do)
-                st["update"] += time.perf_counter() - t4
+                st["update"] += time.thread_time() - t4
             total = sum(st.values())
             out[mode] = {"seconds": total, "share": {k: v / total for k, v in st.items() if v}}
+            if mode == "online":
+                out[mode]["inference_pass_share_of_online_kernel"] = (
+                    t_infer / st["online kernel"])
     finally:
         fast.set_threads(saved)
     return {"preset": preset_name, "samples": len(data.y), "profile": out}
 
 
 def compare_table(cmp: list[dict]) -> str:
-    rows = ["| workload | peer | time (s) | / plain numpy | samples/s | dense Gop/s | step peak "
-            "(MB) |", "|---|---|---|---|---|---|---|"]
+    rows = ["| workload | peer | time (s) | / plain numpy | / reference | CPU (s) | CPU / plain "
+            "numpy | samples/s | dense Gop/s | step peak (MB) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(v):
+        return "-" if v is None else f"{v:.3f}"
+
     for c in cmp:
         for n, r in c["peers"].items():
-            ratio = c.get("time_ratio_to_plain_numpy", {}).get(n)
-            rows.append(f"| {c['preset']} | {n} | {r['seconds']:.2f} | "
-                        f"{'-' if ratio is None else f'{ratio:.3f}'} | "
-                        f"{r['samples_per_second']:.0f} | {r['dense_ops_per_second'] / 1e9:.2f} "
-                        f"| {r['step_peak_mb']:.1f} |")
+            plain = c.get("time_ratio_to_plain_numpy", {}).get(n)
+            ref = c.get("time_ratio_to_reference", {}).get(n)
+            cpu = c.get("cpu_ratio_to_plain_numpy", {}).get(n)
+            rows.append(f"| {c['preset']} | {n} | {r['seconds']:.2f} | {cell(plain)} | "
+                        f"{cell(ref)} | {r['cpu_seconds']:.2f} | {cell(cpu)} | "
+                        f"{r['samples_per_second']:.0f} | "
+                        f"{r['dense_ops_per_second'] / 1e9:.2f} | {r['step_peak_mb']:.1f} |")
     return "\n".join(rows)
 
 
@@ -296,9 +336,10 @@ def _main_compare(a) -> int:
         if w not in WORKLOADS:
             raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     peers = [p for p in a.peers.split(",") if p]
-    core_check = [second_core_check()]
+    check_peer_names(peers)
     if a.rounds < 1:
         raise ValueError(f"--rounds must be >= 1, got {a.rounds}")
+    core_check = [second_core_check()]
     cmp = [compare(w, a.data_dir, peers, rounds=a.rounds) for w in workloads]
     core_check.append(second_core_check())
     print(f"control: an embarrassingly parallel loop in ~5 ms pieces ran {core_check[0]:.2f}x / "
@@ -308,14 +349,17 @@ def _main_compare(a) -> int:
     for c in cmp:
         extra = (f"; 2 threads / 1 thread: {c['speedup_2t_over_1t']:.2f}x faster"
                  if "speedup_2t_over_1t" in c else "")
-        print(f"{c['preset']}: identical weights {c['identical_weights_to_plain_numpy']}, "
+        print(f"{c['preset']}: identical weights {c['identical_weights']}, "
               f"encoding {c['encode_seconds']:.2f} s, load {c['loadavg_1min_before_after']}"
               f"{extra}")
     prof = [profile_epoch(w, a.data_dir) for w in workloads]
     for p in prof:
         for mode, r in p["profile"].items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in r["share"].items())
-            print(f"profile {p['preset']} {mode}: {r['seconds']:.2f} s: {shares}")
+            split = r.get("inference_pass_share_of_online_kernel")
+            split = "" if split is None else (f" (an inference pass takes {split:.0%} of the "
+                                              "online kernel's time)")
+            print(f"profile {p['preset']} {mode}: {r['seconds']:.2f} s: {shares}{split}")
     result = {"compare": cmp, "profile": prof, "second_core_check_before_after": core_check,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
               "cores": os.cpu_count()}

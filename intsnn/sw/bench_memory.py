@@ -1,10 +1,10 @@
 """Memory of one golden training step against the number of time steps T (issue 11).
 
 :func:`memory_vs_t` measures the ``tracemalloc`` peak of one ``batch_deltas`` call per trace
-mode (and of the plain numpy reference) for each T; :func:`memory_table` and
-:func:`plot_memory` present it beside the BPTT figures of engineer "baselines"
-(``memory-vs-t-bptt.json``, :func:`bptt_figures`).  Run by ``python -m intsnn.sw.bench
---compare``.
+mode (and of the plain numpy peer, :mod:`intsnn.sw.bench_plain`) for each T;
+:func:`memory_table` and :func:`plot_memory` present it beside the BPTT figures of engineer
+"baselines" (``memory-vs-t-bptt.json``, :func:`bptt_figures`).  Run by ``python -m
+intsnn.sw.bench --compare``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..golden import fast
 from ..golden.config import NetConfig
 from ..golden.model import IntSNN
+from .bench_plain import PlainNumpy
 from .encoding import rate_encode
 from .outputs import atomic_path
 from .train import make_config
@@ -26,7 +27,7 @@ from .train import make_config
 __all__ = ["MEMORY_T", "BPTT_FILE", "step_memory", "memory_vs_t", "bptt_figures",
            "memory_table", "plot_memory"]
 
-MEMORY_T = (10, 20, 50, 100, 200, 500, 1000)
+MEMORY_T = (10, 20, 30, 50, 100, 200, 300, 500, 1000)  # with the BPTT file's 10, 30, 100, 300, 1000
 BPTT_FILE = "memory-vs-t-bptt.json"
 
 
@@ -72,8 +73,8 @@ def memory_vs_t(preset_name: str, ts=MEMORY_T, n_classes: int = 10, plain_max_t:
                 m.batch_deltas(x[:2], y[:2])  # compile outside the measurement
                 table[mode][t] = step_memory(lambda: m.batch_deltas(x, y)) / 2 ** 20
             if t <= plain_max_t:
-                m = IntSNN(cfg, 0, fast=False)
-                table["plain-numpy"][t] = step_memory(lambda: m.batch_deltas(x, y)) / 2 ** 20
+                p = PlainNumpy(cfg, 0)
+                table["plain-numpy"][t] = step_memory(lambda: p.deltas(x, y)) / 2 ** 20
     finally:
         fast.set_threads(saved)
     return {"preset": preset_name, "batch_size": 128, "timesteps": list(ts),

@@ -2,16 +2,22 @@
 
 * ``golden``: :class:`~intsnn.golden.model.IntSNN` on the fast kernels (trace mode ``auto``),
   on one thread (``golden-1t``) or two (``golden-2t``).
-* ``plain-numpy``: the plain, straightforward numpy implementation of the same integer rule:
-  :mod:`intsnn.golden.reference` (``IntSNN(fast=False)``), vectorised over the batch, one time
-  step at a time, the eligibility trace of eq. 3.5 kept per synapse as (B, H, I) int64 arrays,
-  written for clarity and not tuned.  It is the specification the fast kernels are tested
-  against bit for bit (``tests/test_golden_model.py``, ``tests/test_golden_fast_property.py``),
-  so the comparison times two implementations of one rule that give identical weights (the
-  benchmark checks that too).
+* ``plain-numpy``: :class:`~intsnn.sw.bench_plain.PlainNumpy`, an independent, straightforward
+  numpy implementation of the same integer rule as a competent numpy user writes it: vectorised
+  over the batch, one time step at a time, every current a matrix product over the batch (BLAS
+  in float32/float64 where a documented bound proves the product exact), eq. 3.17 as one
+  product over ``(b, t)`` at the end.  The baseline of issue 11's ratio.  BLAS runs on one
+  thread during the comparison (:func:`~intsnn.sw.bench_plain.blas_threads`).
+* ``reference``: :mod:`intsnn.golden.reference` (``IntSNN(fast=False)``), the per-timestep
+  specification the fast kernels are tested against: it keeps the eq. 3.5 trace per synapse as
+  (B, H, I) int64 arrays and records every observable, written for clarity, not speed.  A
+  secondary peer (the baseline of the first comparison, docs/results.md).
 * ``torch-float``: the same network and online rule in float32 torch (dense matrix products,
   per-synapse float traces), one thread; only when torch is importable.  It does not give the
   integer results: it tells what a float framework costs for the same work.
+
+The integer peers train the same network from the same initial weights; the benchmark checks
+that they end with identical weights.
 """
 
 from __future__ import annotations
@@ -20,9 +26,14 @@ import numpy as np
 
 from ..golden import fast
 from ..golden.config import NetConfig
+from ..golden.init import Weights
 from ..golden.model import IntSNN
+from .bench_plain import PlainNumpy
 
-__all__ = ["Peer", "GoldenPeer", "PlainNumpyPeer", "TorchFloatPeer", "make_peers"]
+__all__ = ["PEERS", "Peer", "GoldenPeer", "PlainNumpyPeer", "ReferencePeer", "TorchFloatPeer",
+           "check_peer_names", "make_peers"]
+
+PEERS = ("golden-1t", "golden-2t", "plain-numpy", "reference", "torch-float")
 
 
 class Peer:
@@ -58,6 +69,19 @@ class GoldenPeer(Peer):
 
 class PlainNumpyPeer(Peer):
     name = "plain-numpy"
+
+    def __init__(self, cfg: NetConfig, seed: int):
+        self.plain = PlainNumpy(cfg, seed)
+
+    def step(self, x, y):
+        self.plain.train_batch(x, y)
+
+    def weights(self):
+        return Weights(self.plain.w_hidden, self.plain.w_output, self.plain.w_rec)
+
+
+class ReferencePeer(Peer):
+    name = "reference"
 
     def __init__(self, cfg: NetConfig, seed: int):
         self.model = IntSNN(cfg, seed, fast=False)
@@ -126,21 +150,30 @@ class TorchFloatPeer(Peer):
             w -= step
 
 
+def check_peer_names(names) -> None:
+    """Raise ValueError naming the first unknown peer of ``names`` (before any work)."""
+    for n in names:
+        if n not in PEERS and not (n.startswith("golden-") and n.endswith("t")
+                                   and n[7:-1].isdigit() and int(n[7:-1]) >= 1):
+            raise ValueError(f"unknown peer {n!r}; choose from {', '.join(PEERS)}")
+
+
 def make_peers(cfg: NetConfig, seed: int, names) -> list[Peer]:
-    """The peers called ``names`` (``golden-1t``, ``golden-2t``, ``plain-numpy``,
-    ``torch-float``); ``torch-float`` is left out with a note when torch cannot be imported."""
+    """The peers called ``names`` (:data:`PEERS`: ``golden-<n>t`` for n threads,
+    ``plain-numpy``, ``reference``, ``torch-float``); ``torch-float`` is left out with a note
+    when torch cannot be imported."""
+    check_peer_names(names)
     peers = []
     for n in names:
         if n.startswith("golden-") and n.endswith("t") and n[7:-1].isdigit():
             peers.append(GoldenPeer(cfg, seed, int(n[7:-1])))
         elif n == "plain-numpy":
             peers.append(PlainNumpyPeer(cfg, seed))
+        elif n == "reference":
+            peers.append(ReferencePeer(cfg, seed))
         elif n == "torch-float":
             try:
                 peers.append(TorchFloatPeer(cfg, seed))
             except ImportError:
                 print("torch-float: torch is not importable, skipped")
-        else:
-            raise ValueError(f"unknown peer {n!r}; choose from golden-1t, golden-2t, "
-                             "plain-numpy, torch-float")
     return peers

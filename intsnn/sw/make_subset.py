@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .datadir import find_file
+from .outputs import check_out_dir, save_npz
 from .mnist import MNIST_FILES, mnist_split_indices, read_mnist_pair
 from .shd import FRAMING_RULE, load_shd
 
@@ -88,8 +89,8 @@ def build_mnist_subset(data_dir: str | os.PathLike, out: str | os.PathLike) -> P
         arrays[f"{split}_labels"] = labels[src].astype(np.int64)
         arrays[f"{split}_indices"] = src.astype(np.int64)
     out = Path(out)
-    np.savez_compressed(
-        out, **arrays,
+    save_npz(
+        out, compressed=True, **arrays,
         description=np.array("MNIST subset: train/val from the training file (val = its last "
                              "10,000), test from the test file; indices are into those files"),
         license=np.array("MNIST by Y. LeCun, C. Cortes, C.J.C. Burges; CC BY-SA 3.0"))
@@ -139,8 +140,8 @@ def build_fsdd_subset(data_dir: str | os.PathLike, out: str | os.PathLike,
             arrays[f"{split}_filename"] = np.array([f.decode() for f in fn[pos]])
         arrays["label_names"] = np.array(meta.get("label_names") or [], dtype=str)
     out = Path(out)
-    np.savez_compressed(
-        out, **arrays, name=np.array(name), n_classes=np.int64(meta["n_classes"]), frames=np.int64(10),
+    save_npz(
+        out, compressed=True, **arrays, name=np.array(name), n_classes=np.int64(meta["n_classes"]), frames=np.int64(10),
         groups=np.int64(4), input_bits=np.int64(8), framing=np.array(FRAMING_RULE),
         description=np.array(f"{name} subset framed as (N, 10, 175) uint8 counts; indices are "
                              "into the train/test files"),
@@ -149,18 +150,26 @@ def build_fsdd_subset(data_dir: str | os.PathLike, out: str | os.PathLike,
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Command line: rebuild both embedded subsets from ``--data-dir``."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from .argtypes import HelpFormatter
+    from .command import run_command
+    ap = argparse.ArgumentParser(prog="python -m intsnn.sw.make_subset",
+                                 description=__doc__.splitlines()[0],
+                                 formatter_class=HelpFormatter)
     ap.add_argument("--data-dir", required=True, help="folder with the real data (or parent)")
-    ap.add_argument("--out-dir", default=str(DATA_DIR))
+    ap.add_argument("--out-dir", default=str(DATA_DIR), help="where the .npz files go")
     args = ap.parse_args(argv)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for p in (build_mnist_subset(args.data_dir, out_dir / "mnist_subset.npz"),
-              build_fsdd_subset(args.data_dir, out_dir / "fsdd_subset.npz")):
-        print(f"{p}: {p.stat().st_size} bytes")
+
+    def body() -> int:
+        out_dir = check_out_dir(args.out_dir, "--out-dir")
+        for p in (build_mnist_subset(args.data_dir, out_dir / "mnist_subset.npz"),
+                  build_fsdd_subset(args.data_dir, out_dir / "fsdd_subset.npz")):
+            print(f"{p}: {p.stat().st_size} bytes")
+        return 0
+
+    return run_command("python -m intsnn.sw.make_subset", body)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -184,10 +184,20 @@ def _jsonable(o: Any):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
-def write_json(path: str | os.PathLike, obj: Any, fsync: bool = True, indent: int | None = 1) -> Path:
+def write_json(path: str | os.PathLike, obj: Any, fsync: bool = True, indent: int | None = 1,
+               default=None) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (numpy scalars and arrays become numbers and
-    lists, paths strings)."""
-    return write_text(path, json.dumps(obj, indent=indent, default=_jsonable) + "\n", fsync)
+    lists, paths strings; ``default`` handles anything else, as in ``json.dumps``)."""
+
+    def conv(o):
+        try:
+            return _jsonable(o)
+        except TypeError:
+            if default is None:
+                raise
+            return default(o)
+
+    return write_text(path, json.dumps(obj, indent=indent, default=conv) + "\n", fsync)
 
 
 def save_npz(path: str | os.PathLike, fsync: bool = True, compressed: bool = False,

@@ -9,6 +9,15 @@ pytest module.  Everything it needs comes from ``sim_params()``:
 ``config``    the ``NetConfig`` dict; ``lanes``; ``depth`` (program memory of the wrapper)
 ``inject``    optional fault for tests: ``{"region": 2|3, "row": r, "col": c, "value": v}``
               written into the hardware after the initial weight check
+``progress``  path of a one-line file ``<phase> <done> <total>`` rewritten after every sample
+              (the parent's progress bar reads it)
+``checkpoint`` ``{"path", "fingerprint", "every_s"}``: after an update (training) or a sample
+              (test), at most every ``every_s`` seconds, the bench saves the weights, its
+              position and everything accumulated so far (:func:`Bench.checkpoint`)
+``resume``    path of such a checkpoint: load its weights instead of the initial ones, restore
+              the accumulated results and continue at its position (bit-exact with a run that
+              never stopped: the weights are the only state the core keeps across batches)
+``stop_after_checkpoints``  tests: stop as if interrupted after writing this many checkpoints
 
 Drive model: one program per sample (stream beats, label, TRAIN/INFER, reads, and at a batch end
 UPDATE plus a read-back of every weight), executed by the wrapper FSM; Python awaits one
@@ -17,12 +26,14 @@ UPDATE plus a read-back of every weight), executed by the wrapper FSM; Python aw
 Timing: ``blocked`` is the wall time spent inside those awaits (the simulator running, no Python
 callbacks: the clock is cocotb's C++ ``gpi`` clock); everything else between the first and the
 last statement of the test is Python (program formatting, file I/O, comparisons).
+
+The cocotb test fails (after writing its JSON) when the hardware diverged from the golden model
+or hung, so cocotb's own summary and results file say FAIL too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import cocotb
@@ -33,14 +44,20 @@ from cocotb.utils import get_sim_time
 
 from intsnn.golden.config import NetConfig
 from intsnn.hw import host_protocol as hp
+from intsnn.hw.config import HwConfig
 from intsnn.sim.runner import sim_params
 from intsnn.sim.tb import OUT_FILE, PROG_FILE, Program, pack_beats, parse_output
+from intsnn.sw.outputs import save_npz, write_json, write_text
 
 MAX_REPORTED = 20  # differing entries listed per mismatch
 
 
 class HardwareHang(RuntimeError):
     pass
+
+
+class Stop(Exception):
+    """Tests: stop as an interrupted run would, right after a checkpoint."""
 
 
 def _signed(words: np.ndarray, bits: int) -> np.ndarray:
@@ -95,9 +112,8 @@ class Bench:
         self.drv = Driver(dut, int(p["depth"]))
         self.mismatches: list[dict] = []
         H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-        IW = hp.beats_per_frame(I, self.lanes)
-        HW = hp.beats_per_frame(H, self.lanes)
-        OW = hp.beats_per_frame(O, self.lanes)
+        hw = HwConfig(net=cfg, lanes=self.lanes)
+        IW, HW, OW = hw.IW, hw.HW, hw.OW
         T = cfg.timesteps
         rs = cfg.arch == "rsnn"
         # generous cycle bound of one sample (every input/spike active, every pg set)
@@ -109,6 +125,56 @@ class Bench:
                     "samples_before_update": [], "cycles_update": [], "counts_test": [],
                     "pred_test": [], "cycles_test": [], "mismatches": self.mismatches,
                     "stopped": None, "updates_checked": 0}
+        # where to start, the weights the core holds there, and the cycle count so far
+        self.start = {"phase": "train", "next": 0}
+        self.w_start = (self.d["w_hidden0"], self.d["w_output0"])
+        self.cycles_before = 0   # simulated cycles of earlier sessions (resume)
+        self.cycles_ref = 0      # this session's cycle counter when they were counted
+        self.sessions = 1
+        ck = p.get("checkpoint") or {}
+        self.ckpt_path, self.ckpt_every = ck.get("path"), float(ck.get("every_s", 30.0))
+        self.fingerprint = ck.get("fingerprint")
+        self.ckpt_written, self.ckpt_last = 0, time.perf_counter()
+        self.stop_after = p.get("stop_after_checkpoints")
+        self.progress_path = p.get("progress")
+        if p.get("resume"):
+            self.restore(p["resume"])
+
+    def restore(self, path: str):
+        with np.load(path, allow_pickle=False) as z:
+            state = json.loads(str(z["state"]))
+            self.w_start = (z["w_hidden"], z["w_output"])
+        for k, v in state["res"].items():
+            self.res[k] = v
+        self.mismatches = self.res["mismatches"]
+        self.start = state["position"]
+        self.cycles_before = int(state["cycles"])
+        self.sessions = int(state["sessions"]) + 1
+
+    def checkpoint(self, phase: str, nxt: int, w_hidden, w_output, force: bool = False):
+        """Save weights + position + accumulated results (atomically), at most every
+        ``every_s`` seconds unless ``force``; stop afterwards if a test asked for it."""
+        if self.ckpt_path is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.ckpt_last < self.ckpt_every:
+            return
+        state = {"fingerprint": self.fingerprint, "position": {"phase": phase, "next": nxt},
+                 "cycles": self.cycles_total(), "sessions": self.sessions,
+                 "res": {k: v for k, v in self.res.items()}}
+        save_npz(self.ckpt_path, state=json.dumps(state), w_hidden=np.asarray(w_hidden),
+                 w_output=np.asarray(w_output))
+        self.ckpt_written += 1
+        self.ckpt_last = now
+        if self.stop_after is not None and self.ckpt_written >= int(self.stop_after):
+            raise Stop()
+
+    def cycles_total(self) -> int:
+        return self.cycles_before + int(self.dut.cycle_count.value) - self.cycles_ref
+
+    def report_progress(self, phase: str, done: int, total: int):
+        if self.progress_path:
+            write_text(self.progress_path, f"{phase} {done} {total}\n", fsync=False)
 
     # ------------------------------------------------------------------ helpers
     def prog(self) -> Program:
@@ -168,7 +234,8 @@ class Bench:
     async def load(self):
         cfg, d = self.cfg, self.d
         items = []
-        regions = [(hp.REGION_W_HIDDEN, d["w_hidden0"]), (hp.REGION_W_OUTPUT, d["w_output0"])]
+        w_hidden, w_output = self.w_start
+        regions = [(hp.REGION_W_HIDDEN, w_hidden), (hp.REGION_W_OUTPUT, w_output)]
         if cfg.arch == "rsnn":
             regions.append((hp.REGION_W_RECURRENT, d["w_recurrent0"]))
         for region, w in regions:
@@ -186,9 +253,13 @@ class Bench:
         self.read_weights(prog, cfg.arch == "rsnn")
         prog.end()
         words = await self.drv.run(prog, self.update_bound + 4 * cfg.n_hidden ** 2)
-        if self.check_weights(words, "load", None, None, d["w_hidden0"], d["w_output0"],
+        if self.check_weights(words, "load", None, None, w_hidden, w_output,
                               d.get("w_recurrent0")):
             return False
+        # cycles counted from here on add to the earlier sessions' (resume: the reload of the
+        # checkpoint's weights is not part of the run it continues)
+        if self.sessions > 1:
+            self.cycles_ref = int(self.dut.cycle_count.value)
         if "inject" in self.p:  # tests: a deliberate fault the comparison must find
             f = self.p["inject"]
             prog = self.prog()
@@ -227,7 +298,9 @@ class Bench:
         n = len(y)
         B = cfg.batch_size
         O = cfg.n_out
-        for s in range(n):
+        if self.start["phase"] != "train":
+            return True
+        for s in range(self.start["next"], n):
             upd = (s + 1) % B == 0 or s == n - 1
             k = s // B
             prog = self.sample_program(x[s], hp.CMD_TRAIN, y[s])
@@ -252,11 +325,19 @@ class Bench:
                 res["stopped"] = {"phase": "train", "sample": s}
                 return False
             self.progress("train", s, n)
+            self.report_progress("train", s + 1, n)
+            if upd:
+                self.checkpoint("train", s + 1, d["g_w_hidden"][k], d["g_w_output"][k],
+                                force=s == n - 1)
         return True
 
     async def test(self) -> bool:
-        x = self.d["x_test"]
-        for s in range(len(x)):
+        d = self.d
+        x = d["x_test"]
+        first = self.start["next"] if self.start["phase"] == "test" else 0
+        w_final = ((d["g_w_hidden"][-1], d["g_w_output"][-1]) if len(d["g_w_hidden"])
+                   else (d["w_hidden0"], d["w_output0"]))
+        for s in range(first, len(x)):
             prog = self.sample_program(x[s], hp.CMD_INFER)
             prog.end()
             words = await self.drv.run(prog, self.sample_bound)
@@ -264,6 +345,9 @@ class Bench:
                 self.res["stopped"] = {"phase": "test", "sample": s}
                 return False
             self.progress("test", s, len(x))
+            self.report_progress("test", s + 1, len(x))
+            if s + 1 < len(x):
+                self.checkpoint("test", s + 1, *w_final)
         return True
 
 
@@ -283,17 +367,22 @@ async def cosim(dut):
     await ClockCycles(dut.clk, 1)
     t_loop = time.perf_counter()
     blocked_setup = bench.drv.blocked
-    error = None
+    error, interrupted = None, False
     try:
         ok = await bench.load()
         ok = ok and await bench.train()
         ok = ok and await bench.test()
     except HardwareHang as exc:
         error = str(exc)
+    except Stop:
+        interrupted = True
     t_end = time.perf_counter()
     res = bench.res
     res["error"] = error
-    res["total_cycles"] = int(dut.cycle_count.value)
+    res["interrupted"] = interrupted
+    res["sessions"] = bench.sessions
+    res["resumed_from"] = bench.start if bench.sessions > 1 else None
+    res["total_cycles"] = bench.cycles_total()
     res["sim_time_ns"] = float(get_sim_time("ns"))
     res["programs"] = bench.drv.programs
     res["timing"] = {
@@ -304,8 +393,10 @@ async def cosim(dut):
         "python_s": (t_end - t_start) - bench.drv.blocked,
         "python_share": ((t_end - t_start) - bench.drv.blocked) / max(1e-9, t_end - t_start),
     }
-    tmp = p["result"] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(res, f)
-    os.replace(tmp, p["result"])
+    write_json(p["result"], res, fsync=False, indent=None)
     assert error is None, error
+    if res["mismatches"]:
+        m = res["mismatches"][0]
+        raise AssertionError(f"{len(res['mismatches'])} mismatch(es) with the golden model; "
+                             f"first: {m['phase']} sample {m['sample']}, {m['signal']} "
+                             f"{m['index']}: expected {m['expected']}, got {m['actual']}")

@@ -1,0 +1,292 @@
+"""The one hardware configuration: a :class:`NetConfig` plus the lane count, and what follows.
+
+:class:`HwConfig` is pure Python (no Amaranth import), so the generator, the cycle model
+(:mod:`.cycles`), the host protocol (:mod:`.host_protocol`) and the cocotb benches share it.  It
+owns every derived hardware quantity: the word counts ``IW, HW, OW`` (``ceil(n / lanes)``, the only
+place it is computed, :func:`words`), the register widths the network config does not define
+(neuron accumulators, B16), the memory geometry (:attr:`HwConfig.memories`) and the pipeline
+latencies the sequencer and the cycle formula read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..golden.config import NetConfig, bits_signed
+
+__all__ = ["HwConfig", "MemorySpec", "check_config", "DEFAULT_LANES", "MAX_LANES", "MAX_TIMESTEPS",
+           "ADDRESS_LIMIT", "words", "acc_bits", "b16_range"]
+
+#: Lane count (synapses per cycle) when none is given.
+DEFAULT_LANES = 4
+#: Largest lane count the generator accepts (elaboration is linear in it; docs/results.md).
+MAX_LANES = 64
+#: The deferred delta unit sums all T steps of a trace history word in one cycle.
+MAX_TIMESTEPS = 256
+#: Neurons per layer addressable over the bus (the 14-bit column field of
+#: :func:`intsnn.hw.host_protocol.addr`; kept here so this module needs no import of it).
+ADDRESS_LIMIT = 1 << 14
+
+
+def words(n: int, lanes: int) -> int:
+    """``ceil(n / lanes)``: words of ``lanes`` elements that hold ``n`` (the last one padded)."""
+    return -(-n // lanes)
+
+
+def b16_range(cfg: NetConfig) -> tuple[int, int]:
+    """Range of ``V >> rec_shift`` for a saturated hidden voltage (eq. 3.23's B16)."""
+    vb = cfg.hidden_voltage_bits
+    return (-(1 << (vb - 1))) >> cfg.rec_shift, ((1 << (vb - 1)) - 1) >> cfg.rec_shift
+
+
+def acc_bits(cfg: NetConfig, layer: str) -> int:
+    """Width of a neuron accumulator ``(V_s >> beta) + sum of currents`` (never overflows).
+
+    ``|V_s >> beta| <= 2**(vb-1)``; the feed-forward current is bounded by ``*_ff_max``; the
+    RSNN recurrent current by ``H * 2**(Q-1) * max|V >> rec_shift|``.
+    """
+    if layer == "hidden":
+        vb, ff = cfg.hidden_voltage_bits, cfg.hidden_ff_max
+        rec = 0
+        if cfg.arch == "rsnn":
+            lo, hi = b16_range(cfg)
+            rec = cfg.n_hidden * cfg.w_abs_max * max(-lo, hi)
+    elif layer == "output":
+        vb, ff, rec = cfg.output_voltage_bits, cfg.output_ff_max, 0
+    else:
+        raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
+    bound = (1 << (vb - 1)) + ff + rec
+    return bits_signed(-bound, bound)
+
+
+class MemorySpec(NamedTuple):
+    """Geometry of one on-chip memory.
+
+    A word holds ``slots`` x ``lanes`` elements of ``bits`` bits (``signed`` or not); slot-major,
+    so the hardware sees it as ``ArrayLayout(ArrayLayout(elem, lanes), slots)`` when
+    ``slots > 1``, else ``ArrayLayout(elem, lanes)``.
+
+    ``write_enables``: ``"word"`` (one enable), ``"lane"`` (one per lane) or ``"slot"`` (one per
+    slot).  ``init``: the contents must read as zero after configuration (otherwise every word
+    is written before it is read, or loaded over the bus, or cleared after reset, and the
+    generated Verilog carries no initial values).  ``transparent``: a read in the cycle of a
+    write to the same word returns the new data.
+    """
+
+    depth: int
+    bits: int
+    lanes: int
+    slots: int = 1
+    signed: bool = False
+    write_enables: str = "word"
+    init: bool = False
+    transparent: bool = False
+    group: str = "sample"
+    purpose: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.bits * self.lanes * self.slots
+
+    @property
+    def state_bits(self) -> int:
+        return self.depth * self.width
+
+
+def _check_int(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HwConfig:
+    """A network configuration as the hardware implements it with ``lanes`` lanes.
+
+    Parameters
+    ----------
+    net : :class:`~intsnn.golden.config.NetConfig`
+        Arch ``snn``/``rsnn`` (``rec_source="pre_reset"``), Direct error, standard loss, the
+        floor of eq. 3.18's shifts (``lr_rounding="floor"``).
+    lanes : int
+        ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
+        of a neuron index).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the parameter the hardware cannot implement.
+    """
+
+    net: NetConfig
+    lanes: int = DEFAULT_LANES
+
+    #: Pipeline latencies in cycles, from the cycle a word's memory read is issued to the cycle
+    #: its result is written.  The engines drain for them at the end of a pass (the event, delta
+    #: and update engines for one cycle less: their last write overlaps a cycle that follows
+    #: anyway) and :mod:`.cycles` charges the same, so a deeper pipeline changes one number here
+    #: (plus the pipeline itself, and forwarding where a word is updated back to back).
+    READ_LATENCY = 1        # synchronous block-RAM read
+    NEURON_LATENCY = 1      # neuron pass: read acc -> NeuronUnit -> write
+    EVENT_LATENCY = 1       # event engine: read weight + acc -> add -> write
+    ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
+    FEEDBACK_LATENCY = 1    # feedback: read W_out + e -> dot product -> accumulate/write
+    DELTA_LATENCY = 2       # delta engine: read -> register (corr, old delta) -> MAC, write
+    UPDATE_LATENCY = 2      # update engine: read -> register (w, delta) -> UpdateUnit, write
+
+    def __post_init__(self):
+        cfg, lanes = self.net, self.lanes
+        if not isinstance(cfg, NetConfig):
+            raise TypeError(f"net must be a NetConfig, not {cfg!r}")
+        _check_int("lanes", lanes, 1, MAX_LANES)
+        if lanes & (lanes - 1):
+            raise ValueError(f"lanes must be a power of two (a lane is a bit slice of a neuron "
+                             f"index), not {lanes!r}")
+        if cfg.arch not in ("snn", "rsnn"):
+            raise ValueError(f"arch {cfg.arch!r} is not supported in hardware (snn, rsnn)")
+        if cfg.error_mode != "direct":
+            raise ValueError(f"error_mode {cfg.error_mode!r} is not supported in hardware "
+                             f"(direct)")
+        if cfg.loss != "standard":
+            raise ValueError(f"loss {cfg.loss!r} is not supported in hardware (standard)")
+        if cfg.arch == "rsnn" and cfg.rec_source != "pre_reset":
+            raise ValueError(f"rec_source {cfg.rec_source!r} is not supported in hardware "
+                             f"(pre_reset)")
+        if cfg.lr_rounding != "floor":
+            # the update lanes shift without an offset; docs/algorithm.md says what dither costs
+            raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
+                             f"(floor); presets with shadow_bits < 16 take 'dither': pass "
+                             f"lr_rounding='floor' (--lr-rounding floor) for hardware")
+        for name in ("n_in", "n_hidden", "n_out"):
+            if getattr(cfg, name) > ADDRESS_LIMIT:
+                raise ValueError(f"{name}={getattr(cfg, name)} exceeds the bus address field "
+                                 f"({ADDRESS_LIMIT})")
+        if cfg.timesteps > MAX_TIMESTEPS:
+            raise ValueError(f"timesteps={cfg.timesteps} too large: the deferred-delta unit sums "
+                             f"all T steps in one cycle (<= {MAX_TIMESTEPS})")
+        if cfg.widths()["delta_accumulator"] > 64:
+            raise ValueError(f"delta_accumulator width {cfg.widths()['delta_accumulator']} > 64 "
+                             f"bits (reduce batch_size)")
+        if max(acc_bits(cfg, "hidden"), acc_bits(cfg, "output")) > 64:
+            raise ValueError("voltage_bits too large: accumulator wider than 64 bits")
+
+    # ------------------------------------------------------------------ words
+    @property
+    def IW(self) -> int:
+        """Words of ``lanes`` inputs: ``ceil(n_in / lanes)`` (also stream beats per frame)."""
+        return words(self.net.n_in, self.lanes)
+
+    @property
+    def HW(self) -> int:
+        """Words of ``lanes`` hidden neurons."""
+        return words(self.net.n_hidden, self.lanes)
+
+    @property
+    def OW(self) -> int:
+        """Words of ``lanes`` output neurons."""
+        return words(self.net.n_out, self.lanes)
+
+    @property
+    def lane_bits(self) -> int:
+        """``log2(lanes)``: the low bits of a neuron index that select its lane."""
+        return self.lanes.bit_length() - 1
+
+    def pad(self, n: int) -> int:
+        """``n`` rounded up to whole words."""
+        return words(n, self.lanes) * self.lanes
+
+    def padding_lane(self, n: int, lane: int) -> bool:
+        """Lane ``lane`` of the last of the words holding ``n`` elements is padding (index
+        ``>= n``).  Padding lanes of weights and of the feedback are never written: the
+        engines mask them where they would reach a real value."""
+        return bool(n % self.lanes) and lane >= n % self.lanes
+
+    # ------------------------------------------------------------------ widths
+    @property
+    def acc_hidden_bits(self) -> int:
+        return acc_bits(self.net, "hidden")
+
+    @property
+    def acc_output_bits(self) -> int:
+        return acc_bits(self.net, "output")
+
+    @property
+    def b16_bits(self) -> int:
+        """Width of ``V >> rec_shift`` (the RSNN's recurrent input)."""
+        return bits_signed(*b16_range(self.net))
+
+    @property
+    def event_value_bits(self) -> int:
+        """Signed width of an event value: an input count or a B16 value."""
+        return max(self.net.input_bits + 1, self.b16_bits, 2)
+
+    # ------------------------------------------------------------------ memories
+    @property
+    def memories(self) -> dict[str, MemorySpec]:
+        """Every on-chip memory by name (the generator and the docs list them from here)."""
+        cfg, L = self.net, self.lanes
+        w = cfg.widths()
+        T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
+        S, Q, D = cfg.shadow_bits, cfg.inference_bits, w["delta_accumulator"]
+        IW, HW, OW = self.IW, self.HW, self.OW
+        mem = {
+            "w_hidden": MemorySpec(I * HW, S, L, signed=True, write_enables="lane",
+                                   group="static", purpose="hidden shadow weights [i][h-word]"),
+            "w_output": MemorySpec(H * OW, S, L, signed=True, write_enables="lane",
+                                   group="static", purpose="output shadow weights [h][o-word]"),
+            "delta_hidden": MemorySpec(I * HW, D, L, signed=True, group="batch",
+                                       purpose="hidden delta accumulators [i][h-word]"),
+            "delta_output": MemorySpec(H * OW, D, L, signed=True, group="batch",
+                                       purpose="output delta accumulators [h][o-word]"),
+            "frames": MemorySpec(T * IW, cfg.input_bits, L,
+                                 purpose="input frames x[t][i-word]"),
+            "trace_hidden": MemorySpec(IW, w["hidden_pre_trace"], L, T, write_enables="slot",
+                                       purpose="presynaptic trace history P[t, i] [i-word]"),
+            "trace_output": MemorySpec(HW, w["output_pre_trace"], L, T, write_enables="slot",
+                                       purpose="hidden-spike trace history P[t, h] [h-word]"),
+            "pg_hidden": MemorySpec(HW, 1, L, T, write_enables="slot",
+                                    purpose="hidden pseudo-gradient history [h-word]"),
+            "pg_output": MemorySpec(OW, 1, L, T, write_enables="slot",
+                                    purpose="output pseudo-gradient history [o-word]"),
+            "acc_hidden": MemorySpec(HW, self.acc_hidden_bits, L, signed=True, init=True,
+                                     transparent=True, purpose="hidden accumulators"),
+            "acc_output": MemorySpec(OW, self.acc_output_bits, L, signed=True, init=True,
+                                     transparent=True, purpose="output accumulators"),
+            "spikes_hidden": MemorySpec(HW, 1, L, purpose="hidden spikes of the step"),
+            "counts": MemorySpec(OW, cfg.count_bits, L, init=True,
+                                 purpose="output spike counts"),
+            "error": MemorySpec(OW, w["error"], L, signed=True, purpose="error e = vfb_out"),
+            "vfb_hidden": MemorySpec(HW, w["hidden_vfb"], L, signed=True, write_enables="lane",
+                                     purpose="B_Q(W_out)^T e"),
+        }
+        if cfg.arch == "rsnn":
+            mem["w_recurrent"] = MemorySpec(H * HW, Q, L, signed=True, write_enables="lane",
+                                            group="static",
+                                            purpose="recurrent weights [j][h-word]")
+            mem["b16_hidden"] = MemorySpec(HW, self.b16_bits, L, signed=True,
+                                           purpose="V(t-1) >> rec_shift")
+        return mem
+
+    def state_bits(self) -> dict[str, int]:
+        """Bits of every memory."""
+        return {k: m.state_bits for k, m in self.memories.items()}
+
+    # ------------------------------------------------------------------ schedule constants
+    @property
+    def update_words(self) -> int:
+        """Weight (and delta) words an UPDATE walks: ``n_in*HW + n_hidden*OW``."""
+        return self.net.n_in * self.HW + self.net.n_hidden * self.OW
+
+    @property
+    def stream_beats(self) -> int:
+        """Stream beats of one sample: ``T * IW``."""
+        return self.net.timesteps * self.IW
+
+
+def check_config(config) -> HwConfig:
+    """``config`` if it is an :class:`HwConfig` (every component's first check)."""
+    if not isinstance(config, HwConfig):
+        raise TypeError(f"config must be an HwConfig, not {config!r}")
+    return config

@@ -1,0 +1,163 @@
+"""Delta engine: the sample's eq. 3.17 term, added to the batch accumulators (deferred form).
+
+The weight trace of eq. 3.5 is not kept per synapse: for a post-synaptic neuron ``n`` and a
+pre-synaptic index ``p`` the sample adds ``v_fb[n] * corr[n, p]`` with
+``corr[n, p] = sum_t pg[t, n] * P[t, p]`` (integer sums are exact in any order, so this equals
+the eq. 3.5 trace at the end of the sample), from the pseudo-gradient history of the layer and
+the pre-synaptic trace history (all ``T`` steps of a neuron in one word, so the sum over ``t`` is
+a masked adder tree per lane, no cycles).
+
+Order: the output layer (groups = output words, ``p`` = hidden neurons, ``v_fb`` = ``e``), then
+the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden``).  A group
+costs 2 cycles (read its pseudo-gradient and feedback words; skip it if either is all zero);
+otherwise one cycle per pre-synaptic index and one drain cycle.  Pipeline
+(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 2): read the delta word and the trace word;
+register ``corr`` and the old delta; write ``delta + v_fb * corr``.  The group's last write
+lands while the next group's words are read: ``(address, layer)`` travel with the pipeline and
+``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
+
+Golden twin: :func:`intsnn.golden.fast.deltas_fast` (= :func:`intsnn.golden.reference.deltas`),
+one sample: ``Delta += v_fb * T_corr``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data
+from amaranth.lib.wiring import In
+
+from .lanes import pack
+from .config import check_config
+from .ram import MemoryClient, ram_shape
+from .trees import adder_tree
+from .walk import ControlSignature, zero_enables
+
+__all__ = ["DeltaEngine"]
+
+
+class DeltaEngine(MemoryClient):
+    """Deferred delta accumulation of both layers for one sample.
+
+    Parameters
+    ----------
+    config : :class:`~intsnn.hw.config.HwConfig`
+
+    Members
+    -------
+    control : ``In(ControlSignature())``.
+    pg_output_r, pg_hidden_r, error_r, vfb_r, trace_output_r, trace_hidden_r: what a sample
+    left; delta_output_r/_w, delta_hidden_r/_w: the batch accumulators.
+    """
+
+    def __init__(self, *, config):
+        config = check_config(config)
+        super().__init__(config=config, ports={
+            "pg_output_r": ("pg_output", "r"), "pg_hidden_r": ("pg_hidden", "r"),
+            "error_r": ("error", "r"), "vfb_r": ("vfb_hidden", "r"),
+            "trace_output_r": ("trace_output", "r"), "trace_hidden_r": ("trace_hidden", "r"),
+            "delta_output_r": ("delta_output", "r"), "delta_output_w": ("delta_output", "w"),
+            "delta_hidden_r": ("delta_hidden", "r"), "delta_hidden_w": ("delta_hidden", "w")},
+            members={"control": In(ControlSignature())})
+
+    def elaborate(self, platform):  # noqa: C901 - one group loop
+        m = Module()
+        hw, cfg = self.config, self.config.net
+        L, lg, T = hw.lanes, hw.lane_bits, cfg.timesteps
+        I, H, HW, OW = cfg.n_in, cfg.n_hidden, hw.HW, hw.OW
+        w = cfg.widths()
+        zero_enables(m, *self.port_list("r"), *self.port_list("w"))
+
+        layer = Signal()                        # 0: output layer, 1: hidden layer
+        g = Signal(range(max(2, OW, HW)))       # group: post-synaptic word
+        pre = Signal(range(max(2, I, H)))       # pre-synaptic index
+        addr = Signal(range(max(2, I * HW, H * OW)))   # delta word (pre, g): a counter
+        pg = Signal(ram_shape(hw.memories["pg_hidden"])[0])    # the group's pg history word
+        fb = Signal(data.ArrayLayout(signed(max(w["error"], w["hidden_vfb"])), L))
+        groups = Mux(layer, HW, OW)
+        n_pre = Mux(layer, I, H)
+        done = Signal()
+        m.d.comb += self.control.done.eq(done)
+
+        def next_group():
+            with m.If(g == groups - 1):
+                m.d.sync += g.eq(0)
+                with m.If(layer == 0):
+                    m.d.sync += layer.eq(1)
+                    m.next = "GROUP"
+                with m.Else():
+                    m.d.comb += done.eq(1)
+                    m.next = "IDLE"
+            with m.Else():
+                m.d.sync += g.eq(g + 1)
+                m.next = "GROUP"
+
+        # stage A (one cycle after a DELTA read), stage B (two cycles after)
+        a_valid, a_pre, a_addr = Signal(), Signal.like(pre), Signal.like(addr)
+        m.d.sync += a_valid.eq(0)
+        with m.FSM(name="deltas"):
+            with m.State("IDLE"):
+                with m.If(self.control.start):
+                    m.d.sync += [layer.eq(0), g.eq(0)]
+                    m.next = "GROUP"
+            with m.State("GROUP"):
+                for port, lay in ((self.pg_output_r, 0), (self.error_r, 0),
+                                  (self.pg_hidden_r, 1), (self.vfb_r, 1)):
+                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(g)]
+                m.next = "DECIDE"
+            with m.State("DECIDE"):
+                pg_word = Signal.like(pg.as_value(), name="pg_word")
+                m.d.comb += pg_word.eq(Mux(layer, self.pg_hidden_r.data.as_value(),
+                                           self.pg_output_r.data.as_value()))
+                # the feedback of this group's lanes; padding lanes (never written) are 0
+                lanes = []
+                for j in range(L):
+                    vfb, err = self.vfb_r.data[j], self.error_r.data[j]
+                    if hw.padding_lane(H, j):
+                        vfb = Mux(g == HW - 1, 0, vfb)
+                    if hw.padding_lane(cfg.n_out, j):
+                        err = Mux(g == OW - 1, 0, err)
+                    lanes.append(Mux(layer, vfb, err))
+                fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
+                m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
+                with m.If((pg_word == 0) | (fb_now == 0)):
+                    next_group()
+                with m.Else():
+                    m.next = "DELTA"
+            with m.State("DELTA"):
+                for port, lay in ((self.delta_output_r, 0), (self.delta_hidden_r, 1)):
+                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(addr)]
+                for port, lay in ((self.trace_output_r, 0), (self.trace_hidden_r, 1)):
+                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(pre >> lg)]
+                m.d.sync += [a_valid.eq(1), a_pre.eq(pre), a_addr.eq(addr)]
+                with m.If(pre == n_pre - 1):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += [pre.eq(pre + 1), addr.eq(addr + groups)]
+            with m.State("DRAIN"):  # DELTA_LATENCY - 1: the last write overlaps the next GROUP
+                next_group()
+
+        # stage A: corr = sum_t pg[t, lane] * P[t, pre] (masked adder tree), and the old delta
+        bank = a_pre[:lg] if lg else 0
+        tb = max(w["hidden_pre_trace"], w["output_pre_trace"])
+        trace = pack(m, [Mux(layer, self.trace_hidden_r.data[tt][bank],
+                             self.trace_output_r.data[tt][bank]) for tt in range(T)],
+                     tb, "trace")    # signals: every lane's adder tree uses them
+        trace = [trace[tt * tb:(tt + 1) * tb] for tt in range(T)]
+        corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
+        corr = Signal(data.ArrayLayout(corr_bits, L))
+        old = Signal(data.ArrayLayout(signed(w["delta_accumulator"]), L))
+        b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += b_valid.eq(0)
+        corr_now = pack(m, [adder_tree([Mux(pg[tt][j], trace[tt], 0) for tt in range(T)])
+                            for j in range(L)], corr_bits, "corr")
+        with m.If(a_valid):
+            m.d.sync += [corr.eq(corr_now), b_valid.eq(1), b_addr.eq(a_addr), b_layer.eq(layer),
+                         old.eq(Mux(layer, self.delta_hidden_r.data.as_value(),
+                                    self.delta_output_r.data.as_value()))]
+        # stage B: delta += v_fb * corr
+        new = pack(m, [old[j] + fb[j] * corr[j] for j in range(L)], signed(w["delta_accumulator"]),
+                   "delta")
+        for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
+            with m.If(b_valid & (b_layer == lay)):
+                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr), port.data.eq(new)]
+        return m

@@ -1,0 +1,125 @@
+"""Host bus: the control/status registers and the host's window on the weights and counts.
+
+The protocol (addresses, registers, commands, timing) is :mod:`intsnn.hw.host_protocol`.  A read
+is answered one cycle after ``r_en`` (``r_valid``); registers are readable at any time, memories
+(weights, counts) and LABEL only while ``enable`` (the core is idle, or clearing its deltas after
+reset).  A COMMAND write is passed to the sequencer as a one-cycle ``command`` strobe; the
+sequencer ignores it unless idle.
+
+A weight word holds ``lanes`` neurons (``[col][row-word]``): a write replicates the value into
+every lane and enables lane ``row % lanes`` only; a read returns lane ``row % lanes`` of the
+word, sign-extended.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import host_protocol as hp
+from .config import check_config
+from .ram import MemoryClient
+from .walk import zero_enables
+
+__all__ = ["BusSignature", "HostBus"]
+
+
+class BusSignature(wiring.Signature):
+    """Synchronous memory-mapped bus, from the host's side (see :mod:`.host_protocol`)."""
+
+    def __init__(self):
+        super().__init__({
+            "addr": Out(hp.ADDR_BITS), "w_data": Out(hp.DATA_BITS), "w_en": Out(1),
+            "r_en": Out(1), "r_data": In(hp.DATA_BITS), "r_valid": In(1),
+        })
+
+
+class HostBus(MemoryClient):
+    """Register file and address decoder.
+
+    Parameters
+    ----------
+    config : :class:`~intsnn.hw.config.HwConfig`
+
+    Members
+    -------
+    bus : ``In(BusSignature())``.
+    enable : In, memories and LABEL are accessible.
+    busy, done, frames_ready, prediction, cycles, samples : In, register values.
+    label : Out, the LABEL register.  command_valid : Out, a COMMAND write this cycle;
+    command : Out(4), its code.
+    counts_r, w_hidden_r/_w, w_output_r/_w, w_recurrent_r/_w (RSNN): the memories.
+    """
+
+    def __init__(self, *, config):
+        config = check_config(config)
+        cfg = config.net
+        ports = {"counts_r": ("counts", "r")}
+        regions = ["w_hidden", "w_output"] + (["w_recurrent"] if cfg.arch == "rsnn" else [])
+        for name in regions:
+            ports[f"{name}_r"] = (name, "r")
+            ports[f"{name}_w"] = (name, "w")
+        o = range(max(2, cfg.n_out))
+        super().__init__(config=config, ports=ports, members={
+            "bus": In(BusSignature()), "enable": In(1),
+            "busy": In(1), "done": In(1), "frames_ready": In(1), "prediction": In(o),
+            "cycles": In(32), "samples": In(32),
+            "label": Out(o), "command_valid": Out(1), "command": Out(4)})
+
+    def elaborate(self, platform):
+        m = Module()
+        hw, cfg = self.config, self.config.net
+        L, lg = hw.lanes, hw.lane_bits
+        bus = self.bus
+        zero_enables(m, *self.port_list("r"), *self.port_list("w"))
+        region = bus.addr[hp.REGION_SHIFT:]
+        row = bus.addr[hp.ROW_SHIFT:hp.REGION_SHIFT]
+        col = bus.addr[:hp.COL_BITS]
+        row_lane = row[:lg] if lg else Const(0, 1)
+        col_lane = col[:lg] if lg else Const(0, 1)
+        weights = {hp.REGION_W_HIDDEN: ("w_hidden", hw.HW, cfg.shadow_bits),
+                   hp.REGION_W_OUTPUT: ("w_output", hw.OW, cfg.shadow_bits)}
+        if cfg.arch == "rsnn":
+            weights[hp.REGION_W_RECURRENT] = ("w_recurrent", hw.HW, cfg.inference_bits)
+
+        # COMMAND strobe; LABEL and memory accesses only while enabled
+        ctrl_write = bus.w_en & (region == hp.REGION_CTRL)
+        m.d.comb += [self.command_valid.eq(ctrl_write & (col == hp.REG_COMMAND)),
+                     self.command.eq(bus.w_data[:4])]
+        with m.If(self.enable):
+            with m.If(ctrl_write & (col == hp.REG_LABEL)):
+                m.d.sync += self.label.eq(bus.w_data)
+            with m.Switch(region):
+                with m.Case(hp.REGION_COUNTS):
+                    m.d.comb += [self.counts_r.en.eq(bus.r_en), self.counts_r.addr.eq(col >> lg)]
+                for reg, (name, stride, bits) in weights.items():
+                    rd, wr = getattr(self, f"{name}_r"), getattr(self, f"{name}_w")
+                    with m.Case(reg):
+                        a = col * stride + (row >> lg)
+                        m.d.comb += [rd.en.eq(bus.r_en), rd.addr.eq(a),
+                                     wr.en.eq(Mux(bus.w_en, Const(1, L) << row_lane, 0)),
+                                     wr.addr.eq(a), wr.data.eq(Cat(*[bus.w_data[:bits]] * L))]
+
+        # read data, one cycle after r_en
+        r_region, r_reg, r_lane = Signal(4), Signal(hp.COL_BITS), Signal(range(max(2, L)))
+        m.d.sync += bus.r_valid.eq(bus.r_en)
+        with m.If(bus.r_en):
+            m.d.sync += [r_region.eq(region), r_reg.eq(col),
+                         r_lane.eq(Mux(region == hp.REGION_COUNTS, col_lane, row_lane))]
+        registers = {hp.REG_STATUS: Cat(self.busy, self.done, self.frames_ready),
+                     hp.REG_LABEL: self.label, hp.REG_PREDICTION: self.prediction,
+                     hp.REG_CYCLES: self.cycles, hp.REG_SAMPLES: self.samples}
+        with m.Switch(r_region):
+            with m.Case(hp.REGION_CTRL):
+                with m.Switch(r_reg):
+                    for reg, value in registers.items():
+                        with m.Case(reg):
+                            m.d.comb += bus.r_data.eq(value)
+            with m.Case(hp.REGION_COUNTS):
+                m.d.comb += bus.r_data.eq(self.counts_r.data[r_lane])
+            for reg, (name, _, _) in weights.items():
+                with m.Case(reg):
+                    # a signed lane, sign-extended to the bus width
+                    m.d.comb += bus.r_data.eq(getattr(self, f"{name}_r").data[r_lane])
+        return m

@@ -1,0 +1,158 @@
+# amaranth: UnusedElaboratable=no
+"""The building blocks against plain-Python twins: the shared Ram (a dict of words), the
+balanced reductions (``numpy.argmax``, the lowest set bit), the word walker (Amaranth
+simulator).  (The first line tells Amaranth not to warn about components its constructors
+rejected.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amaranth")
+
+from amaranth.hdl import Module, Signal  # noqa: E402
+
+from intsnn.hw.bench import simulate  # noqa: E402
+from intsnn.hw.config import MemorySpec  # noqa: E402
+from intsnn.hw.ram import Ram  # noqa: E402
+from intsnn.hw.trees import argmax_tree, lowest_set  # noqa: E402
+from intsnn.hw.walk import WordWalker  # noqa: E402
+
+
+def ref_ram(spec: MemorySpec, init, ops):
+    """Golden twin: a list of words; per cycle ``(reads, writes)``: the read data of the first
+    enabled reader (the previous contents, or the new ones when transparent), then the first
+    enabled writer's enabled lanes."""
+    mem = [list(w) for w in init]
+    out = []
+    for reads, writes in ops:
+        write = next(((a, d, en) for a, d, en in writes if any(en)), None)
+        if write and spec.transparent:
+            a, d, en = write
+            mem[a] = [d[j] if en[j] else mem[a][j] for j in range(spec.lanes)]
+        addr = next((a for a, en in reads if en), None)
+        out.append(None if addr is None else list(mem[addr]))
+        if write and not spec.transparent:
+            a, d, en = write
+            mem[a] = [d[j] if en[j] else mem[a][j] for j in range(spec.lanes)]
+    return out
+
+
+def rtl_ram(spec: MemorySpec, init, ops):
+    ram = Ram(spec=spec, readers=["a", "b"], writers=["a", "b"])
+    ram.data.init = init
+    out = []
+
+    async def tb(ctx):
+        for reads, writes in ops:
+            for (addr, en), port in zip(reads, (ram.r_a, ram.r_b)):
+                ctx.set(port.en, en)
+                ctx.set(port.addr, addr)
+            for (addr, d, en), port in zip(writes, (ram.w_a, ram.w_b)):
+                ctx.set(port.addr, addr)
+                ctx.set(port.data, d)
+                ctx.set(port.en, sum(e << j for j, e in enumerate(en)))
+            await ctx.tick()
+            out.append([int(v) for v in ctx.get(ram.r_a.data)] if any(e for _, e in reads)
+                       else None)
+
+    simulate(ram, tb)
+    return out
+
+
+@pytest.mark.parametrize("transparent", [False, True])
+def test_ram_matches_a_list_of_words(transparent):
+    spec = MemorySpec(5, 6, 3, signed=True, write_enables="lane", transparent=transparent,
+                      init=transparent)
+    rng = np.random.default_rng(int(transparent))
+    init = rng.integers(-32, 32, (5, 3)).tolist()
+    ops = []
+    for _ in range(60):
+        reads = [(int(rng.integers(5)), int(rng.random() < 0.5)) for _ in range(2)]
+        writes = [(int(rng.integers(5)), rng.integers(-32, 32, 3).tolist(),
+                   (rng.random(3) < 0.5).astype(int).tolist() if rng.random() < 0.6
+                   else [0, 0, 0]) for _ in range(2)]
+        ops.append((reads, writes))
+    want = ref_ram(spec, init, ops)
+    assert rtl_ram(spec, init, ops) == want
+    assert sum(w is not None for w in want) > 20
+
+
+def test_ram_arguments():
+    spec = MemorySpec(4, 8, 2)
+    with pytest.raises(TypeError, match=r"spec must be a MemorySpec, not 4"):
+        Ram(spec=4, readers=["a"])
+    with pytest.raises(ValueError, match=r"reader names must be unique, not \('a', 'a'\)"):
+        Ram(spec=spec, readers=["a", "a"])
+    with pytest.raises(TypeError, match=r"writer names must be identifiers, not '2x'"):
+        Ram(spec=spec, writers=["2x"])
+    with pytest.raises(ValueError, match=r"at least one reader or writer"):
+        Ram(spec=spec)
+    with pytest.raises(ValueError, match=r"slot write enables need slots > 1"):
+        Ram(spec=spec._replace(write_enables="slot"), readers=["a"])
+
+
+def test_argmax_and_lowest_set():
+    """argmax_tree = numpy.argmax over valid leaves (lowest index on ties); lowest_set = the
+    lowest set bit; both over 13 leaves (an odd, non-power-of-two tree)."""
+    n = 13
+    m = Module()
+    valid, values, mask = Signal(n), [Signal(4, name=f"v{j}") for j in range(n)], Signal(n)
+    found, best, index = argmax_tree(m, [(valid[j], values[j], j) for j in range(n)])
+    any_set, lowest = lowest_set(m, mask)
+    rng = np.random.default_rng(3)
+    cases = [(rng.integers(0, 1 << n), rng.integers(0, 16 if k % 2 else 3, n),
+              rng.integers(0, 1 << n)) for k in range(200)] + [(0, np.zeros(n, int), 0)]
+    got = []
+
+    async def tb(ctx):
+        for v, vals, msk in cases:
+            ctx.set(valid, int(v))
+            ctx.set(mask, int(msk))
+            for s, x in zip(values, vals):
+                ctx.set(s, int(x))
+            got.append((ctx.get(found), ctx.get(best), ctx.get(index), ctx.get(any_set),
+                        ctx.get(lowest)))
+            await ctx.delay(1e-9)
+
+    sim_m = m
+    from amaranth.sim import Simulator
+    sim = Simulator(sim_m)
+    sim.add_testbench(tb)
+    sim.run()
+    for (v, vals, msk), (f, b, i, a, lo) in zip(cases, got):
+        ok = [(v >> j) & 1 for j in range(n)]
+        assert f == any(ok)
+        if any(ok):
+            masked = np.where(ok, vals, -1)
+            assert (i, b) == (int(np.argmax(masked)), int(masked.max()))
+        assert a == (msk != 0)
+        if msk:
+            assert lo == (int(msk) & -int(msk)).bit_length() - 1
+
+
+@pytest.mark.parametrize("count,drain", [(1, 0), (5, 0), (3, 2)])
+def test_word_walker(count, drain):
+    """k = 0..count-1 on consecutive cycles after start, done in the last cycle of the drain;
+    a second start while draining restarts."""
+    walk = WordWalker(count=count, drain=drain)
+    trace = []
+
+    async def tb(ctx):
+        for _ in range(2):
+            ctx.set(walk.start, 1)
+            await ctx.tick()
+            ctx.set(walk.start, 0)
+            for _ in range(count + drain + 1):
+                trace.append((ctx.get(walk.active), ctx.get(walk.k), ctx.get(walk.last),
+                              ctx.get(walk.done)))
+                await ctx.tick()
+
+    simulate(walk, tb)
+    one = ([(1, k, int(k == count - 1), int(drain == 0 and k == count - 1))
+            for k in range(count)] + [(0, 0, 0, int(d == drain - 1)) for d in range(drain)]
+           + [(0, 0, 0, 0)])
+    assert trace == one + one
+    with pytest.raises(TypeError, match=r"count must be a positive integer, not 0"):
+        WordWalker(count=0)

@@ -1,0 +1,85 @@
+"""DeltaEngine against its golden twin: one sample's eq. 3.17 term (``SampleRecord.delta_*`` of
+``IntSNN.run_sample``) added to random batch accumulators, from that sample's pseudo-gradient,
+trace and feedback histories; and the schedule's cycles (Amaranth simulator)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amaranth")
+
+from intsnn.golden.model import IntSNN  # noqa: E402
+from intsnn.hw import cycles as hw_cycles  # noqa: E402
+from intsnn.hw.bench import Rig, from_words, run_engine, simulate, small_net, to_words, \
+    words  # noqa: E402
+from intsnn.hw.config import HwConfig  # noqa: E402
+from intsnn.hw.delta_engine import DeltaEngine  # noqa: E402
+
+
+def history_words(h, lanes):
+    """(T, n) -> slot-major words (words, T, lanes)."""
+    return np.moveaxis(to_words(h, lanes), 0, 1)
+
+
+def ref_deltas(rec, d_hidden, d_output):
+    """Golden twin: ``Delta += v_fb * T_corr`` for the sample (``run_sample``'s summand)."""
+    return d_hidden + rec.delta_hidden, d_output + rec.delta_output
+
+
+def rtl_deltas(hw: HwConfig, rec, d_hidden, d_output, seed=0):
+    """The accumulators after one pass over ``rec``'s histories, and the pass's cycles.  The
+    padding lanes of ``vfb_hidden`` (never written in the core) hold garbage."""
+    cfg, L = hw.net, hw.lanes
+    s = rec.steps
+    rng = np.random.default_rng(seed)
+    vfb = to_words(rec.vfb_hidden, L)
+    vfb.reshape(-1)[cfg.n_hidden:] = rng.integers(1, 100, vfb.size - cfg.n_hidden)
+    init = {"pg_hidden": history_words(s["pg_hidden"], L),
+            "pg_output": history_words(s["pg_output"], L),
+            "trace_hidden": history_words(s["pre_hidden"], L),
+            "trace_output": history_words(s["pre_output"], L),
+            "error": to_words(rec.vfb_output, L), "vfb_hidden": vfb,
+            "delta_hidden": to_words(np.asarray(d_hidden).T, L).reshape(-1, L),
+            "delta_output": to_words(np.asarray(d_output).T, L).reshape(-1, L)}
+    dut = DeltaEngine(config=hw)
+    rig = Rig(dut, init)
+    out = {}
+
+    async def tb(ctx):
+        out["cycles"] = await run_engine(ctx, dut)
+        dh = np.asarray(words(ctx, rig.rams["delta_hidden"])).reshape(cfg.n_in, -1, L)
+        do = np.asarray(words(ctx, rig.rams["delta_output"])).reshape(cfg.n_hidden, -1, L)
+        out["hidden"] = from_words(dh, cfg.n_hidden).T
+        out["output"] = from_words(do, cfg.n_out).T
+
+    simulate(rig, tb)
+    return out
+
+
+@pytest.mark.parametrize("arch,lanes,input_bits,n_in,n_hidden,n_out",
+                         [("snn", 1, 1, 12, 8, 4), ("rsnn", 4, 8, 11, 7, 3),
+                          ("snn", 8, 1, 20, 9, 5)])
+def test_deltas_match_golden(arch, lanes, input_bits, n_in, n_hidden, n_out):
+    cfg = small_net(arch, input_bits=input_bits, n_in=n_in, n_hidden=n_hidden, n_out=n_out,
+                    timesteps=5)
+    hw = HwConfig(net=cfg, lanes=lanes)
+    rng = np.random.default_rng(lanes)
+    x = rng.integers(0, cfg.in_max + 1, (cfg.timesteps, n_in)) * (rng.random((5, n_in)) < 0.5)
+    net = IntSNN(cfg, seed=lanes)
+    rec = net.run_sample(x, label=1)
+    assert rec.delta_hidden.any() and rec.delta_output.any()  # the sample has work to do
+    bound = cfg.delta_batch_max - cfg.delta_sample_max
+    d_h = rng.integers(-bound, bound, (n_hidden, n_in))
+    d_o = rng.integers(-bound, bound, (n_out, n_hidden))
+    got = rtl_deltas(hw, rec, d_h, d_o)
+    want_h, want_o = ref_deltas(rec, d_h, d_o)
+    np.testing.assert_array_equal(got["hidden"], want_h)
+    np.testing.assert_array_equal(got["output"], want_o)
+    # the delta part of the cycle formula: total train - infer - feedback
+    s = rec.steps
+    args = (cfg, lanes, x, s["v_hidden"], s["s_hidden"], s["pg_hidden"], s["pg_output"],
+            rec.vfb_output, rec.vfb_hidden)
+    delta_cycles = (hw_cycles.expected_cycles(*args) - hw_cycles.expected_cycles(*args, False)
+                    - n_hidden * hw.OW - hw.FEEDBACK_LATENCY)
+    assert got["cycles"] == delta_cycles
