@@ -15,7 +15,12 @@ rounding is applied by replacing ``ops.weight_update`` for the run (as saturatio
 does), so variants that the golden model does not (yet) implement can be measured.
 
     python docs/experiments/precision_drift.py --data-dir ../shared/data --epochs 3 \\
-        --json docs/results/precision-drift.json 16-8-floor 8-8-floor 8-4-floor
+        --json drift-3ep.json 16-8-floor 8-8-floor 8-4-floor
+    python docs/experiments/precision_drift.py --summarize drift-3ep.json ... \\
+        --json docs/results/lr-rounding.json
+
+(the runs behind docs/algorithm.md's evidence table: docs/results.md, "Table 4.3: why the floor
+failed at 8 shadow bits, and the rounding").
 """
 
 from __future__ import annotations
