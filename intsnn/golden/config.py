@@ -123,9 +123,10 @@ class NetConfig:
         needs an explicit width).
     error_mode, loss : error propagation (3.9-3.16) and loss variant (3.6-3.8).
     clip_order : ``"shift_then_clip"`` (default, see docs) or ``"clip_then_shift"`` (literal).
-    lr_rounding : how eq. 3.18's learning-rate shift ``Delta >> eta_hat`` rounds: ``"floor"``
-        (the thesis's arithmetic shift, default), ``"nearest"`` (half up) or ``"dither"``
-        (a hashed offset per update and synapse, unbiased; :func:`~intsnn.golden.ops.lr_offset`).
+    lr_rounding : how eq. 3.18's shifts (``Delta >> eta_hat`` and the decay ``W >> rho_hat``)
+        round: ``"floor"`` (the thesis's arithmetic shift, default), ``"nearest"`` (half up) or
+        ``"dither"`` (a hashed offset per update and synapse, unbiased;
+        :func:`~intsnn.golden.ops.round_offset`).  The hardware implements ``"floor"`` only.
         :func:`preset` takes ``"dither"`` for shadow weights narrower than 16 bits
         (docs/algorithm.md, "Rounding of the learning-rate shift").
     soft_error_start : Feedback mode: time steps before the error neurons start integrating.
