@@ -208,3 +208,15 @@ def test_floor_fingerprints_do_not_name_the_rounding(tmp_path, monkeypatch):
     m = train("shd-snn", tmp_path, None, epochs=2, train_limit=16, test_limit=8, batch_size=16,
               progress=False)
     assert [h["epoch"] for h in m["history"]] == [1, 2]
+
+
+def test_manifests_from_before_the_field_still_match():
+    """A Verilog manifest written before ``lr_rounding`` existed (no such key) matches the floor
+    configuration it was generated for (``intsnn cosim --hw-dir``)."""
+    from intsnn.sim.cosim import check_manifest
+    cfg = preset("mnist-snn", n_hidden=8)
+    old = {k: v for k, v in cfg.to_dict().items() if k not in LATER_FIELDS}
+    for config in (old, cfg.to_dict()):
+        check_manifest({"config": config, "lanes": 2}, cfg, 2, "hw")
+    with pytest.raises(ValueError, match=r"another configuration \(n_hidden: hardware 8"):
+        check_manifest({"config": old, "lanes": 2}, cfg.replace(n_hidden=9), 2, "hw")
