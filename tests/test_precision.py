@@ -220,3 +220,15 @@ def test_manifests_from_before_the_field_still_match():
         check_manifest({"config": config, "lanes": 2}, cfg, 2, "hw")
     with pytest.raises(ValueError, match=r"another configuration \(n_hidden: hardware 8"):
         check_manifest({"config": old, "lanes": 2}, cfg.replace(n_hidden=9), 2, "hw")
+
+
+def test_seed_summary_joins_old_floor_runs_and_refuses_dither(tmp_path):
+    from intsnn.sw.report import check_comparable
+    runs = []
+    for seed, rounding in enumerate((None, "floor", "dither")):
+        config = {"batch_size": 16} | ({} if rounding is None else {"lr_rounding": rounding})
+        runs.append({"preset": "mnist-snn", "seed": seed, "config": config, "data": {},
+                     "history": [{"epoch": 1, "test_acc": 0.5}], "_path": f"run{seed}"})
+    check_comparable(runs[:2])  # recorded before lr_rounding existed = floor
+    with pytest.raises(ValueError, match=r"config.lr_rounding: 'floor' vs 'dither'"):
+        check_comparable(runs)
