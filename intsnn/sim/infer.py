@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..golden import reference as ref
-from ..golden.config import NetConfig
+from ..golden.config import LATER_FIELDS, NetConfig
 from ..golden.init import Weights
 from ..golden.model import IntSNN
 from ..hw import cycles
@@ -122,18 +122,22 @@ def load_trained(path, cfg: NetConfig) -> tuple[Weights, dict]:
         raise WeightsMismatch(f"--weights {p}: no readable metrics.json beside it, so the "
                               "configuration it was trained for is unknown (intsnn train writes "
                               "both)") from None
-    want, have = _norm(cfg.to_dict()), _norm(trained)
+    # a run recorded before a field existed matches that field's old behaviour
+    want = _norm(cfg.canonical_dict())
+    have = {k: v for k, v in _norm(trained).items()
+            if not (k in LATER_FIELDS and LATER_FIELDS[k] == v)}
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     if diff:
         # the fields a command-line option sets first; the ones derived from them after
         primary = [k for k in _OPTION_FIELDS if k in diff] or diff
-        shown = ", ".join(f"{k} {have.get(k)!r} (this build: {want.get(k)!r})"
-                          for k in primary[:4])
+        shown = ", ".join(f"{k} {have.get(k, LATER_FIELDS.get(k))!r} (this build: "
+                          f"{want.get(k, LATER_FIELDS.get(k))!r})" for k in primary[:4])
         rest = len(diff) - min(4, len(primary))
         raise WeightsMismatch(f"--weights {p} was trained with {shown}"
                               f"{f' and {rest} more differing fields' if rest else ''}: build "
                               "that configuration (--shadow-bits, --inference-bits, --headroom, "
-                              "--batch-size, --n-hidden) or give weights of this one")
+                              "--batch-size, --n-hidden, --lr-rounding) or give weights of this "
+                              "one")
     try:
         with np.load(p, allow_pickle=False) as z:
             w = Weights.from_dict(z)
@@ -338,7 +342,7 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
     _log(o, f"golden model: {len(y)} test samples in {format_seconds(t_golden)}; hardware "
             f"{vpath} ready in {format_seconds(t_build)}")
 
-    fingerprint = _norm({"preset": o.preset, "config": cfg.to_dict(), "lanes": lanes,
+    fingerprint = _norm({"preset": o.preset, "config": cfg.canonical_dict(), "lanes": lanes,
                          "sim": o.sim, "hardware": key, "weights": _digest(weights),
                          "rows": _digest_rows(rows), "data": meta})
     shards = _shards(len(y), o.shard_size, o.workers)
