@@ -36,6 +36,7 @@ from pathlib import Path
 from ..sw.outputs import write_json, write_text
 from ..sw.progress import heartbeat
 from . import tb
+from .tb import ProgramRunner
 from .runner import (VERILATOR_BUILD_ARGS, SimulationFailed, _locked, _verilator_make_fix,
                      _waiver_args)
 from .tools import check_build_tools, find_simulator
@@ -205,28 +206,18 @@ class _Harness:
             self.log.close()
 
 
-def _driver_class():
-    from .benches.cosim_bench import Driver
+class NativeDriver(ProgramRunner):
+    """Runs the bench's programs on the native harness."""
 
-    class NativeDriver(Driver):
-        """:class:`~intsnn.sim.benches.cosim_bench.Driver` over the native harness."""
+    def __init__(self, harness: _Harness, depth: int, workdir: Path):
+        super().__init__(depth, workdir)
+        self.harness = harness
 
-        def __init__(self, harness: _Harness, depth: int, workdir: Path):
-            super().__init__(None, depth, workdir)
-            self.harness = harness
+    async def execute(self, prog_len: int, watchdog: int, seq: int):
+        return self.harness.run(prog_len, watchdog, seq)
 
-        async def execute(self, prog_len: int, watchdog: int, seq: int):
-            return self.harness.run(prog_len, watchdog, seq)
-
-        def cycle_count(self) -> int:
-            return self.harness.cycles
-
-    return NativeDriver
-
-
-def NativeDriver(harness, depth, workdir):  # noqa: N802 - a class, made on first use
-    """The native :class:`Driver` (the bench module imports cocotb, so it is loaded lazily)."""
-    return _driver_class()(harness, depth, workdir)
+    def cycle_count(self) -> int:
+        return self.harness.cycles
 
 
 def run_native(build: NativeBuild, params: dict, workdir, log_file=None) -> dict:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -47,14 +46,10 @@ from intsnn.golden.config import NetConfig
 from intsnn.hw import host_protocol as hp
 from intsnn.hw.config import HwConfig
 from intsnn.sim.runner import sim_params
-from intsnn.sim.tb import OUT_FILE, PROG_FILE, Program, pack_beats, parse_output
+from intsnn.sim.tb import HardwareHang, Program, ProgramRunner, pack_beats
 from intsnn.sw.outputs import save_npz, write_json, write_text
 
 MAX_REPORTED = 20  # differing entries listed per mismatch
-
-
-class HardwareHang(RuntimeError):
-    pass
 
 
 class Stop(Exception):
@@ -66,38 +61,12 @@ def _signed(words: np.ndarray, bits: int) -> np.ndarray:
     return w - ((w >> (bits - 1)) << bits)
 
 
-class Driver:
-    """Runs wrapper programs; accumulates the time blocked in the simulator."""
+class Driver(ProgramRunner):
+    """Runs wrapper programs through cocotb (VPI)."""
 
     def __init__(self, dut, depth: int, workdir="."):
-        self.dut, self.depth = dut, depth
-        self.workdir = Path(workdir)  # the simulator's working folder (PROG_FILE, OUT_FILE)
-        self.seq = 0
-        self.blocked = 0.0
-        self.programs = 0
-
-    async def run(self, prog: Program, watchdog: int) -> np.ndarray:
-        if len(prog) > self.depth:
-            raise ValueError(f"program of {len(prog)} words exceeds the wrapper depth "
-                             f"{self.depth}")
-        with open(self.workdir / PROG_FILE, "w") as f:
-            f.write(prog.text())
-        self.seq = self.seq % 0xFFFF + 1
-        t0 = time.perf_counter()
-        error, pc, status = await self.execute(len(prog), int(watchdog), self.seq)
-        self.blocked += time.perf_counter() - t0
-        self.programs += 1
-        if error:
-            op = prog.words[pc] >> (32 + prog.dw) if pc < len(prog) else "?"
-            raise HardwareHang(f"the core did not finish a program of {len(prog)} instructions "
-                               f"within {watchdog} cycles (watchdog): stuck at instruction {pc} "
-                               f"(op {op}), status cmd-wait/busy/frames-ready/done = "
-                               f"{status}")
-        with open(self.workdir / OUT_FILE, "rb") as f:
-            words = parse_output(f.read())
-        if words.size != prog.reads:
-            raise RuntimeError(f"expected {prog.reads} bus read results, got {words.size}")
-        return words
+        super().__init__(depth, workdir)
+        self.dut = dut
 
     async def execute(self, prog_len: int, watchdog: int, seq: int):
         """Start the loaded program and wait for ``tb_done``: ``(error, pc, status)``."""
@@ -119,7 +88,7 @@ class Bench:
     """The comparison: ``drv`` runs programs (the cocotb :class:`Driver`, or the native
     harness's, :mod:`intsnn.sim.native`); ``log`` takes progress lines."""
 
-    def __init__(self, dut, p: dict, drv: Driver | None = None, log=None):
+    def __init__(self, dut, p: dict, drv: ProgramRunner | None = None, log=None):
         self.dut, self.p = dut, p
         self.log = log if log is not None else dut._log
         self.cfg = cfg = NetConfig.from_dict(p["config"])
