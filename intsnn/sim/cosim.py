@@ -444,7 +444,7 @@ def _read_progress(path: Path, n_train: int):
     return int(done) + (0 if phase == "train" else n_train), phase
 
 
-def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
+def write_report(out: Path, report: dict) -> Path:
     """Write ``report.json``; if that fails, keep the result in the temp folder and say where."""
     try:
         return outputs.write_json(out / "report.json", report)
@@ -467,13 +467,19 @@ def write_tb(folder: Path, manifest: dict, lanes: int, input_bits: int, depth: i
     return tb_path
 
 
+def output_folders(out, build_root) -> tuple[Path, Path]:
+    """Check ``--out`` and the build cache (``--build-dir``, else ``$INTSNN_BUILD_DIR``, else
+    :data:`DEFAULT_BUILD_DIR`) before any work; return both."""
+    out = outputs.check_out_dir(out, "--out")
+    root = build_root if build_root is not None else (os.environ.get(BUILD_ENV)
+                                                      or DEFAULT_BUILD_DIR)
+    return out, outputs.check_out_dir(root, "--build-dir").resolve()
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
-    out = outputs.check_out_dir(o.out, "--out")
-    root = o.build_root if o.build_root is not None else (os.environ.get(BUILD_ENV)
-                                                           or DEFAULT_BUILD_DIR)
-    build_root = outputs.check_out_dir(root, "--build-dir").resolve()
+    out, build_root = output_folders(o.out, o.build_root)
     with outputs.run_lock(out):
         return _cosimulate(o, out, build_root, t_all)
 
@@ -664,7 +670,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "waves": waves,
     }
     report["time"]["wall_s"] = time.perf_counter() - t_all
-    _write_report(out, report, o)
+    write_report(out, report)
     ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
     return report
 

@@ -51,8 +51,8 @@ from ..sw.progress import format_seconds
 from ..sw.train import (_OPTION_FIELDS, DATASET_OF, EVAL_EPOCH, check_classes, data_digest,
                         encode, load_data, make_config)
 from . import tb
-from .cosim import (BENCH, BUILD_ENV, DEFAULT_BUILD_DIR, HW_PRESETS, CosimError, _norm, _pick,
-                    ensure_hardware, write_tb)
+from .cosim import (BENCH, HW_PRESETS, CosimError, _norm, _pick, _stats, ensure_hardware,
+                    output_folders, write_report, write_tb)
 from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SIMULATORS, find_simulator
@@ -289,10 +289,7 @@ def infer(o: InferOptions) -> dict:
         raise ValueError(f"sim must be one of {BACKENDS}, not {o.sim!r}")
     if int(o.workers) < 1:
         raise ValueError(f"workers must be >= 1, got {o.workers!r}")
-    out = outputs.check_out_dir(o.out, "--out")
-    root = o.build_root if o.build_root is not None else (os.environ.get(BUILD_ENV)
-                                                           or DEFAULT_BUILD_DIR)
-    build_root = outputs.check_out_dir(root, "--build-dir").resolve()
+    out, build_root = output_folders(o.out, o.build_root)
     with outputs.run_lock(out):
         return _infer(o, out, build_root, t_all)
 
@@ -372,7 +369,7 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
     t_sim = time.perf_counter() - t0
     report = _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed,
                      g_counts, g_pred, g_cycles, key, vpath, t_golden, t_build, t_sim, t_all)
-    _write(out, report)
+    write_report(out, report)
     return report
 
 
@@ -483,13 +480,6 @@ def _run_jobs(o, jobs, wd, exe, shards, done, sdir, fingerprint, pdir) -> list:
         pbar.close()
 
 
-def _stats(a) -> dict | None:
-    a = np.asarray(a, np.float64)
-    if a.size == 0:
-        return None
-    return {"mean": float(a.mean()), "min": int(a.min()), "max": int(a.max()), "n": int(a.size)}
-
-
 def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed, g_counts, g_pred,
             g_cycles, key, vpath, t_golden, t_build, t_sim, t_all) -> dict:
     n = len(y)
@@ -583,17 +573,6 @@ def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed
         "per_sample": {"hardware_pred": hw_pred.tolist(), "golden_pred": g_pred.tolist(),
                        "label": np.asarray(y).tolist(), "cycles": hw_cycles.tolist()},
     }
-
-
-def _write(out: Path, report: dict) -> Path:
-    try:
-        return outputs.write_json(out / "report.json", report)
-    except OSError as exc:
-        fd, rescue = tempfile.mkstemp(prefix="intsnn-infer-report-", suffix=".json")
-        os.close(fd)
-        outputs.write_json(rescue, report)
-        raise outputs.OutputError(f"cannot write {out / 'report.json'} ({exc.strerror or exc}); "
-                                  f"the finished run's report is in {rescue}") from None
 
 
 def _cyc(s: dict | None) -> str:
