@@ -145,44 +145,80 @@ def load_samples(o: CosimOptions):
     return cfg, xtr, tr.y[rows_tr], xte, te.y[rows_te], meta
 
 
-def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None):
-    """The golden model over the samples: per-sample counts/predictions, weights per update.
+def batch_cycles(cfg: NetConfig, model: IntSNN, x, labels, lanes: int, train: bool = True):
+    """Exact cycle count of every sample of ``x`` on the core with ``model``'s weights, and
+    for training samples the work the design must do: ``(cycles (N,), work (N,))``.
 
-    With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`,
-    from the golden observables of that sample with the weights it sees) and, for training
-    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).
+    :func:`intsnn.hw.cycles.expected_cycles` / ``sample_work`` on the golden reference forward
+    pass of the whole batch (its per-step record) and, for training, its error signals with the
+    random-loss noise of each sample's position in the batch (as ``batch_deltas`` draws it).
+    The same observables as :meth:`IntSNN.run_sample` gives one sample at a time, about twice
+    as fast.
     """
+    from ..golden import reference as ref
+    from ..golden.model import loss_rng_bits
     from ..hw import cycles
 
+    x = np.asarray(x)
+    cyc, work = np.zeros(len(x), np.int64), np.zeros(len(x), np.float64)
+    if not len(x):
+        return cyc, work
+    f = ref.forward(cfg, model.weights, x, record=True)
+    r = f.record
+    vo = vh = [None] * len(x)
+    if train:
+        bits = loss_rng_bits(cfg, model.seed, model.updates, np.arange(len(x)))
+        _, vo, vh = ref.error_signals(cfg, model.weights, f.counts, f.s_output,
+                                      np.asarray(labels, np.int64), bits)
+    for b in range(len(x)):
+        args = (cfg, lanes, r["in_spikes"][b], r["v_hidden"][b], r["s_hidden"][b],
+                r["pg_hidden"][b], r["pg_output"][b], vo[b], vh[b], train)
+        cyc[b] = cycles.expected_cycles(*args)
+        if train:
+            work[b] = cycles.sample_work(*args)["total"]
+    return cyc, work
+
+
+def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None,
+                      done: list | None = None):
+    """The golden model over the samples: per-sample counts/predictions, weights per update.
+
+    With ``lanes``, also every sample's exact cycle count (:func:`batch_cycles`, from the golden
+    observables of that sample with the weights it sees) and, for training samples, the work
+    the design must do (:func:`intsnn.hw.cycles.sample_work`).  ``done[0]`` counts the samples
+    finished (for a progress bar in another thread).
+    """
     model = IntSNN(cfg, seed)
     w0 = model.weights.copy()
     B = cfg.batch_size
+    done = done if done is not None else [0]
     counts_tr, weights = [], []
     cyc_tr, work_tr = [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
-            for j in range(s, min(s + B, len(ytr))):
-                rec = model.run_sample(xtr[j], int(ytr[j]))
-                exp, work = cycles.from_record(cfg, lanes, rec)
-                cyc_tr.append(exp)
-                work_tr.append(work)
+            c, w = batch_cycles(cfg, model, xtr[s:s + B], ytr[s:s + B], lanes)
+            cyc_tr.append(c)
+            work_tr.append(w)
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
         weights.append(model.weights.copy())
+        done[0] += len(counts)
     counts_tr = np.concatenate(counts_tr) if counts_tr else np.zeros((0, cfg.n_out), np.int64)
-    if len(xte):
-        counts_te, pred_te = model.predict(xte)
-    else:
-        counts_te, pred_te = np.zeros((0, cfg.n_out), np.int64), np.zeros(0, np.int64)
-    cyc_te = ([cycles.from_record(cfg, lanes, model.run_sample(x, 0), train=False)[0]
-               for x in xte] if lanes is not None else [])
+    counts_te = np.zeros((len(xte), cfg.n_out), np.int64)
+    pred_te, cyc_te = np.zeros(len(xte), np.int64), np.zeros(len(xte), np.int64)
+    for s in range(0, len(xte), 256):
+        counts_te[s:s + 256], pred_te[s:s + 256] = model.predict(xte[s:s + 256])
+        if lanes is not None:
+            cyc_te[s:s + 256] = batch_cycles(cfg, model, xte[s:s + 256], None, lanes,
+                                             train=False)[0]
+        done[0] += len(xte[s:s + 256])
     return {"w0": w0, "weights": weights, "counts_train": counts_tr,
             "pred_train": np.argmax(counts_tr, axis=1) if len(counts_tr) else np.zeros(0),
-            "counts_test": counts_te, "pred_test": np.asarray(pred_te),
-            "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
-                                                                                    np.int64),
-            "work_train": np.asarray(work_tr, np.float64)}
+            "counts_test": counts_te, "pred_test": pred_te,
+            "cycles_train": np.concatenate(cyc_tr) if cyc_tr else np.zeros(0, np.int64),
+            "cycles_test": cyc_te if lanes is not None else np.zeros(0, np.int64),
+            "work_train": np.concatenate(work_tr) if work_tr else np.zeros(0)}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -497,12 +533,12 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     hw = HwConfig(net=cfg, lanes=lanes)
 
     # the golden model runs while the hardware is generated and compiled
-    golden: dict = {}
+    golden: dict = {"done": [0]}
 
     def run_golden():
         try:
             t0 = time.perf_counter()
-            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes)
+            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes, golden["done"])
             golden["s"] = time.perf_counter() - t0
         except BaseException as exc:  # re-raised in the main thread
             golden["error"] = exc
@@ -540,6 +576,10 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         else:
             session.build()
         t_build = time.perf_counter() - t0
+        if worker.is_alive():  # a long run: the golden model outlasts the build
+            with follow("golden model (counts, weights, cycles)", len(ytr) + len(yte),
+                        lambda: golden["done"][0], quiet=o.quiet):
+                worker.join()
         worker.join()
         if "error" in golden:
             raise golden["error"]

@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden import reference as ref
 from ..golden.config import LATER_FIELDS, NetConfig
 from ..golden.init import Weights
 from ..golden.model import IntSNN
@@ -51,8 +50,8 @@ from ..sw.progress import format_seconds
 from ..sw.train import (_OPTION_FIELDS, DATASET_OF, EVAL_EPOCH, check_classes, data_digest,
                         encode, load_data, make_config)
 from . import tb
-from .cosim import (BENCH, HW_PRESETS, CosimError, _norm, _pick, _stats, ensure_hardware,
-                    output_folders, write_report, write_tb)
+from .cosim import (BENCH, HW_PRESETS, CosimError, _norm, _pick, _stats, batch_cycles,
+                    ensure_hardware, output_folders, write_report, write_tb)
 from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SIMULATORS, find_simulator
@@ -156,28 +155,16 @@ def load_trained(path, cfg: NetConfig) -> tuple[Weights, dict]:
 
 # ---------------------------------------------------------------------- golden model
 def golden_inference(cfg: NetConfig, weights: Weights, x, lanes: int, chunk: int = 250):
-    """``(counts (N,O), predictions (N,), INFER cycles (N,))`` of the golden model.
-
-    Counts and predictions come from :meth:`IntSNN.predict` (as ``intsnn train`` evaluates);
-    the cycle count of each sample from :func:`intsnn.hw.cycles.expected_cycles` on the
-    reference forward pass's record, whose counts must be the same (checked).
-    """
+    """``(counts (N,O), predictions (N,), INFER cycles (N,))`` of the golden model: counts and
+    predictions from :meth:`IntSNN.predict` (as ``intsnn train`` evaluates), each sample's
+    cycle count from :func:`intsnn.sim.cosim.batch_cycles`."""
     model = IntSNN(cfg, 0, weights=weights)
     counts = np.zeros((len(x), cfg.n_out), np.int64)
     pred = np.zeros(len(x), np.int64)
     cyc = np.zeros(len(x), np.int64)
     for s in range(0, len(x), chunk):
-        xb = x[s:s + chunk]
-        c, p = model.predict(xb)
-        f = ref.forward(cfg, weights, xb, record=True)
-        if not np.array_equal(f.counts, c):
-            raise AssertionError("golden fast and reference forward passes disagree")
-        r = f.record
-        counts[s:s + len(xb)], pred[s:s + len(xb)] = c, p
-        for b in range(len(xb)):
-            cyc[s + b] = cycles.expected_cycles(
-                cfg, lanes, r["in_spikes"][b], r["v_hidden"][b], r["s_hidden"][b],
-                r["pg_hidden"][b], r["pg_output"][b], None, None, train=False)
+        counts[s:s + chunk], pred[s:s + chunk] = model.predict(x[s:s + chunk])
+        cyc[s:s + chunk] = batch_cycles(cfg, model, x[s:s + chunk], None, lanes, train=False)[0]
     return counts, pred, cyc
 
 
