@@ -587,7 +587,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         _log(o, f"golden model: {len(ytr)} training + {len(yte)} test samples in "
                 f"{format_seconds(t_golden)} (while the simulator compiled)")
         work = Path(work)
-        data = {"x_train": xtr.astype(np.uint16), "y_train": ytr, "x_test": xte.astype(np.uint16),
+        xt = np.uint8 if cfg.input_bits <= 8 else np.uint16  # a whole MNIST epoch: 0.8 GB
+        data = {"x_train": xtr.astype(xt), "y_train": ytr, "x_test": xte.astype(xt),
                 "y_test": yte, "w_hidden0": g["w0"].hidden, "w_output0": g["w0"].output,
                 "g_counts_train": g["counts_train"], "g_pred_train": g["pred_train"],
                 "g_counts_test": g["counts_test"], "g_pred_test": g["pred_test"],

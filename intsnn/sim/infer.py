@@ -182,8 +182,9 @@ def run_shard(job: dict, x, g_counts, g_pred, g_cycles, weights: dict, exe: byte
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"intsnn-shard{job['index']}-") as work:
         work = Path(work)
-        data = {"x_train": np.zeros((0, T, I), np.uint16), "y_train": np.zeros(0, np.int64),
-                "x_test": np.asarray(x, np.uint16), "y_test": np.zeros(len(x), np.int64),
+        xt = np.uint8 if cfg.input_bits <= 8 else np.uint16
+        data = {"x_train": np.zeros((0, T, I), xt), "y_train": np.zeros(0, np.int64),
+                "x_test": np.asarray(x, xt), "y_test": np.zeros(len(x), np.int64),
                 "w_hidden0": weights["hidden"], "w_output0": weights["output"],
                 "g_counts_train": np.zeros((0, O), np.int64),
                 "g_pred_train": np.zeros(0, np.int64), "g_cycles_train": np.zeros(0, np.int64),
