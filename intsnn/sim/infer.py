@@ -343,6 +343,8 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
     jobs = []
     pdir = out / ".progress"
     pdir.mkdir(exist_ok=True)
+    for f in pdir.glob("shard-*"):  # a stopped run's
+        f.unlink()
     for k, (a, b) in enumerate(shards):
         if k in done:
             continue

@@ -1,7 +1,9 @@
 """cocotb bench: train the generated core (inside ``tb_top``) and compare with the golden model.
 
 Imported by cocotb inside the simulator (``intsnn.sim.cosim.run`` builds and starts it); not a
-pytest module.  Everything it needs comes from ``sim_params()``:
+pytest module.  :class:`Bench` and :func:`run_bench` also serve the native Verilator harness
+(:mod:`intsnn.sim.native`), which gives them its own program runner instead of the cocotb
+:class:`Driver`.  Everything it needs comes from ``sim_params()``:
 
 ``data``      npz written by :func:`intsnn.sim.cosim.prepare` (inputs, labels, initial weights
               and the golden model's expected counts, predictions and weights after every update)
