@@ -56,6 +56,7 @@ def _golden_reference(trained, rows):
 
 @pytest.mark.verilator
 def test_ray_two_workers_native_whole_pick_matches_golden(trained, tmp_path):
+    pytest.importorskip("ray")
     r = infer(_opts(trained, tmp_path, sim="verilator-native", test_samples=8, workers=2,
                     shard_size=3))
     assert r["status"] == "match" and r["mismatch_count"] == 0
