@@ -28,7 +28,8 @@ def _run(tmp_path, sim, **kw):
     pytest.param(dict(preset="mnist-snn", train_samples=8, test_samples=4, batch_size=4,
                       overrides={"n_hidden": 16}), id="mnist-snn"),
     pytest.param(dict(preset="shd-rsnn", train_samples=8, test_samples=4, batch_size=3,
-                      shadow_bits=8, inference_bits=4, overrides={"n_hidden": 16}),
+                      shadow_bits=8, inference_bits=4,
+                      overrides={"n_hidden": 16, "lr_rounding": "floor"}),
                  id="shd-rsnn", marks=pytest.mark.slow),
 ])
 def test_native_harness_is_bit_exact_with_cocotb(tmp_path, kw):
