@@ -60,14 +60,17 @@ def test_bench_refuses_an_unknown_peer_before_any_work(tmp_path, capsys):
     assert "'plan-numpy'" in err and len(err.strip().splitlines()) == 1
 
 
-def test_compare_table_shows_wall_and_cpu_ratios_to_both_baselines():
+def test_compare_table_shows_wall_and_cpu_ratios_and_other_jobs():
     peers = {"golden-1t": {"seconds": 1.0, "cpu_seconds": 0.9, "samples_per_second": 100.0,
-                           "dense_ops_per_second": 2e9, "step_peak_mb": 3.0},
+                           "dense_ops_per_second": 2e9, "step_peak_mb": 3.0,
+                           "other_processes_cores": 0.04},
              "plain-numpy": {"seconds": 4.0, "cpu_seconds": 3.0, "samples_per_second": 25.0,
                              "dense_ops_per_second": 5e8, "step_peak_mb": 16.25}}
     c = {"preset": "p", "peers": peers,
          "time_ratio_to_plain_numpy": {"golden-1t": 0.25, "plain-numpy": 1.0},
          "cpu_ratio_to_plain_numpy": {"golden-1t": 0.3, "plain-numpy": 1.0}}
     rows = compare_table([c]).splitlines()
-    assert rows[2] == "| p | golden-1t | 1.00 | 0.250 | - | 0.90 | 0.300 | 100 | 2.00 | 3.0 |"
-    assert rows[3] == "| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 |"
+    assert rows[2] == ("| p | golden-1t | 1.00 | 0.250 | - | 0.90 | 0.300 | 100 | 2.00 | 3.0 | "
+                       "0.040 |")
+    assert rows[3] == ("| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 | "
+                       "- |")
