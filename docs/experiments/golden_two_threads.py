@@ -13,6 +13,7 @@ other processes used meanwhile, from /proc/stat, so a disturbed run shows itself
    batch: wall time of ``IntSNN.train_batch``, and within it when each kernel part started and
    ended (median over batches, from the step's start), so the serial time before and after the
    parallel parts can be read off.
+3. ``--serial``: the thread CPU time of the pieces that run serially around the kernel.
 """
 
 import argparse
@@ -137,9 +138,54 @@ def golden(data_dir, preset, n_batches=12, reps=4):
               f"{parts} ms from the step's start")
 
 
+def serial(data_dir, preset, n_batches=12, reps=20):
+    """Thread CPU time (robust to load) of a 1-thread training step, of its kernel, and of the
+    pieces that run serially around the kernel, each called on its own (median, microseconds)."""
+    from intsnn.golden import reference as ref
+    cfg, data = _load(preset, data_dir, 16 * 128)
+    batches = [(encode(cfg, data, rows, 0, e), data.y[rows])
+               for e, rows in _batches(cfg, data, 1, 0)][:n_batches]
+    saved, kernel = fast.get_threads(), fast._kernel
+    cpu = {}
+
+    def t(name, f, *a):
+        c0 = time.thread_time_ns()
+        r = f(*a)
+        cpu.setdefault(name, []).append((time.thread_time_ns() - c0) / 1e3)
+        return r
+
+    def timed_kernel(*a):
+        t("kernel", kernel, *a)
+
+    fast.set_threads(1)
+    fast._kernel = timed_kernel
+    try:
+        m = IntSNN(cfg, 0)
+        m.train_batch(*batches[0])
+        cpu.clear()
+        for _ in range(reps):
+            for x, y in batches:
+                t("training step", m.train_batch, x, y)
+                t("plan", fast.plan, cfg, len(y))
+                t("input check", fast._check_x, cfg, x)
+                t("int16 weights", fast._weights, cfg, m.weights)
+                dh, do, _ = fast.online_deltas(cfg, m.weights, x, y)
+                t("update (one pass)", fast.apply_update_fast, cfg, m.weights, dh, do)
+                t("update (reference)", ref.apply_update, cfg, m.weights, dh, do)
+    finally:
+        fast._kernel = kernel
+        fast.set_threads(saved)
+    cpu["kernel"] = cpu["kernel"][::2]  # the online_deltas call beside each step ran it too
+    med = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"  {preset}: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items())
+          + f"; step - kernel {med['training step'] - med['kernel']:.0f} us")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--serial", action="store_true",
+                    help="then the serial pieces' CPU time (needs no quiet machine)")
     a = ap.parse_args()
     b0, c0, w0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     print("machine: one piece on one thread against two halves on two threads")
@@ -148,6 +194,10 @@ def main():
     for preset in ("mnist-snn", "shd-rsnn"):
         golden(a.data_dir, preset)
     b1, c1, w1 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    if a.serial:
+        print("serial pieces, 1 thread, thread CPU time (us, median)")
+        for preset in ("mnist-snn", "shd-rsnn"):
+            serial(a.data_dir, preset)
     if b0 is not None:
         other = max(0.0, (b1 - b0) - (c1 - c0))
         print(f"other processes used {other / (w1 - w0):.2f} cores during these {w1 - w0:.1f} s "

@@ -40,7 +40,12 @@ configurations, ``tests/test_golden_fast_property.py``).
   a batch is split into parts that run on a small thread pool (:func:`set_threads`; default
   ``NUMBA_NUM_THREADS``, i.e. the cores).  Idle pool threads sleep, where OpenMP's spin and slow
   down everything else on a shared machine (``pytest -n 2``, CI); numba's own threading layer is
-  not used, and serial kernels compile several times faster.
+  not used, and serial kernels compile several times faster.  The pool and the parts' buffers
+  are kept when the thread count changes.  What runs serially between two batches' parallel
+  parts is kept small, as it bounds the second core's gain (Amdahl): the plan and parameter
+  vector are cached, the input range is checked in the kernel's own pass over the inputs, the
+  weight update (eq. 3.18) is one compiled pass (:func:`apply_update_fast`); ~0.35 ms of a
+  ~4.3 ms MNIST step (docs/results.md, "Second core").
 """
 
 from __future__ import annotations
