@@ -59,7 +59,7 @@ import numpy as np
 
 from .config import NetConfig
 from .init import Weights
-from .ops import ITYPE, as_int
+from .ops import ITYPE, as_int, round_offset
 
 try:  # numba is a core dependency, but keep the golden model importable without it
     from numba import njit
@@ -618,18 +618,22 @@ if HAVE_NUMBA:
                         out[i, h] = w[h, i] >> shift
 
     @njit(cache=True, nogil=True)
-    def _update_kernel(w, d, lr, wd, clip, clip_first, lo, hi, out):
+    def _update_kernel(w, d, lr, u, ua, wd, ud, uda, clip, clip_first, lo, hi, out):
         """Eqs. 3.18 + 3.27 elementwise on flat int64 arrays (:func:`intsnn.golden.ops.
-        weight_update`): ``out = sat(w - step(d) - (w >> wd))``, ``wd < 0``: no decay."""
+        weight_update`): ``out = sat(w - step(d) - ((w + ud) >> wd))``, ``step`` with the
+        rounding offset ``u`` before the shift; ``wd < 0``: no decay.  An offset is the
+        constant ``u`` / ``ud`` when its array ``ua`` / ``uda`` is empty, else per element."""
+        per_u, per_ud = ua.shape[0] > 0, uda.shape[0] > 0
         for k in range(w.shape[0]):
             dk = d[k]
+            uk = ua[k] if per_u else u
             if clip_first:
-                step = min(max(dk, -clip), clip) >> lr
+                step = (min(max(dk, -clip), clip) + uk) >> lr
             else:
-                step = min(max(dk >> lr, -clip), clip)
+                step = min(max((dk + uk) >> lr, -clip), clip)
             v = w[k] - step
             if wd >= 0:
-                v -= w[k] >> wd
+                v -= (w[k] + (uda[k] if per_ud else ud)) >> wd
             out[k] = min(max(v, lo), hi)
 
     @njit(cache=True, nogil=True)
@@ -846,24 +850,45 @@ def deltas_fast(ff: FastForward, vfb_output, vfb_hidden, cfg: NetConfig | None =
             _delta(ff.pre_output, ff.pg_output, vfb_output, dt_o, False))
 
 
-def _weight_update(w_shadow, delta, layer, cfg: NetConfig) -> np.ndarray:
+def _round_offset(cfg: NetConfig, shift: int, seed: int, update: int, stream: int, shape):
+    """:func:`intsnn.golden.ops.round_offset` as ``(constant, per-element array or empty)``:
+    the floor and nearest offsets are one number, the dither's come from the reference."""
+    if shift == 0 or cfg.lr_rounding == "floor":
+        return 0, _NO_OFFSETS
+    if cfg.lr_rounding == "nearest":
+        return 1 << (shift - 1), _NO_OFFSETS
+    return 0, np.ascontiguousarray(round_offset(cfg, shift, seed, update, stream, shape),
+                                   ITYPE).reshape(-1)
+
+
+_NO_OFFSETS = np.zeros(0, ITYPE)
+
+
+def _weight_update(w_shadow, delta, layer: int, cfg: NetConfig, seed: int,
+                   update: int) -> np.ndarray:
     w = np.ascontiguousarray(as_int(w_shadow))
     d = np.ascontiguousarray(as_int(delta))
     if w.shape != d.shape:
         raise ValueError(f"delta has shape {d.shape}, the weights {w.shape}")
+    p = (cfg.hidden, cfg.output)[layer]
+    u, ua = _round_offset(cfg, p.lr_shift, seed, update, layer, w.shape)
+    ud, uda = (0, _NO_OFFSETS) if p.wd_shift is None else _round_offset(
+        cfg, p.wd_shift, seed, update, 2 + layer, w.shape)
     out = np.empty_like(w)
-    _update_kernel(w.reshape(-1), d.reshape(-1), layer.lr_shift,
-                   -1 if layer.wd_shift is None else layer.wd_shift, cfg.clip,
+    _update_kernel(w.reshape(-1), d.reshape(-1), p.lr_shift, u, ua,
+                   -1 if p.wd_shift is None else p.wd_shift, ud, uda, cfg.clip,
                    cfg.clip_order != "shift_then_clip", cfg.shadow_min, cfg.shadow_max,
                    out.reshape(-1))
     return out
 
 
-def apply_update_fast(cfg: NetConfig, w: Weights, d_hid, d_out) -> Weights:
-    """:func:`intsnn.golden.reference.apply_update` (eq. 3.18 with the clip of 3.27) in one pass
-    per layer instead of numpy's seven: it is serial time between two parallel batches."""
-    return Weights(_weight_update(w.hidden, d_hid, cfg.hidden, cfg),
-                   _weight_update(w.output, d_out, cfg.output, cfg), w.recurrent)
+def apply_update_fast(cfg: NetConfig, w: Weights, d_hid, d_out, seed: int = 0,
+                      update: int = 0) -> Weights:
+    """:func:`intsnn.golden.reference.apply_update` (eq. 3.18 with the clip of 3.27 and the
+    rounding of ``cfg.lr_rounding``) in one pass per layer instead of numpy's seven: it is serial
+    time between two parallel batches."""
+    return Weights(_weight_update(w.hidden, d_hid, 0, cfg, seed, update),
+                   _weight_update(w.output, d_out, 1, cfg, seed, update), w.recurrent)
 
 
 def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):
