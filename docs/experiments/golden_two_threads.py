@@ -6,8 +6,9 @@ other processes used meanwhile, from /proc/stat, so a disturbed run shows itself
 
 1. The machine: four loops of a few milliseconds, each as one piece on one thread and as two
    halves on two threads (medians, rounds interleaved): a latency-bound xorshift chain (the
-   ``--compare`` control), a vectorised int16 x int32 multiply-add in L1 (the kernels' inner
-   loop), the same without the multiply, and a memory stream.  About 2 everywhere means two real
+   ``--compare`` control), a vectorised multiply-add of four int16 rows into an int64 row in
+   L1 (the shape of the kernels' inner loop), the same without the multiply, and a memory
+   stream.  About 2 everywhere means two real
    cores; a vector loop near 1 would mean two hyperthreads of one core.
 2. The golden step, 12 batches of 128 of each workload, 1 and 2 threads interleaved batch by
    batch: wall time of ``IntSNN.train_batch``, and within it when each kernel part started and
