@@ -2,11 +2,12 @@
 reads the BPTT figures of engineer "baselines", and it refuses an unwritable output at once."""
 
 import json
+import os
 
 import numpy as np
 
 from intsnn.golden.config import preset
-from intsnn.sw.bench import compare_table, dense_ops
+from intsnn.sw.bench import busy_cpu_seconds, compare_table, dense_ops
 from intsnn.sw.bench_memory import bptt_figures, memory_table
 from intsnn.sw.bench_peers import make_peers
 
@@ -74,3 +75,12 @@ def test_compare_table_shows_wall_and_cpu_ratios_and_other_jobs():
                        "0.040 |")
     assert rows[3] == ("| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 | "
                        "- |")
+
+
+def test_busy_cpu_counts_every_busy_field_of_proc_stat(tmp_path):
+    # user nice system idle iowait irq softirq steal guest guest_nice: idle and iowait are not
+    # busy, guest time is already in user
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 50 30 1000 20 5 5 10 7 3\ncpu0 50 25 15 500 10 2 3 5 0 0\n")
+    assert busy_cpu_seconds(str(stat)) == 200 / os.sysconf("SC_CLK_TCK")
+    assert busy_cpu_seconds(str(tmp_path / "none")) is None

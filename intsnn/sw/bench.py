@@ -123,7 +123,7 @@ def second_core_check(n: int = 2_000_000, rounds: int = 30) -> float:
     return statistics.median(one) / statistics.median(two)
 
 
-def busy_cpu_seconds() -> float | None:
+def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
     """CPU time all processes of the machine have used since boot (``/proc/stat``: user, nice,
     system, irq, softirq, steal), or None where there is no ``/proc/stat``.
 
@@ -133,7 +133,7 @@ def busy_cpu_seconds() -> float | None:
     was timed: the measurement of the 2-thread speed-up is only meaningful when they did not.
     """
     try:
-        with open("/proc/stat") as f:
+        with open(path) as f:
             v = [int(t) for t in f.readline().split()[1:9]]
     except (OSError, ValueError):
         return None
