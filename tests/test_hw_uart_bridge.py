@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """UART bridge vs its golden twin (``uart_protocol.ref_bridge``), bytes on the pins."""
 
 from __future__ import annotations
