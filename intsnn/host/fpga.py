@@ -158,12 +158,12 @@ def fpga_run(o: FpgaOptions, transport=None) -> dict:
     from .transport import SerialTransport
 
     out = outputs.check_out_dir(o.out, "--out")
+    own = transport is None
+    if own:  # before the golden model: a missing port fails at once
+        transport = SerialTransport(port=o.port, baud=o.baud, timeout=o.timeout_s)
     with outputs.run_lock(out):
         outputs.supersede(out / "report.json")
         cfg, lanes, d, g, meta, samples = prepare(o)
-        own = transport is None
-        if own:
-            transport = SerialTransport(port=o.port, baud=o.baud, timeout=o.timeout_s)
         link = BoardLink(transport, lanes=lanes, input_bits=cfg.input_bits)
         total = len(samples[1]) + len(samples[3])
         t0 = time.perf_counter()
