@@ -11,6 +11,7 @@ UART error.
 from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 
 from .top import BoardTop, baud_divisor
 
@@ -47,11 +48,18 @@ class Ulx3sTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.top = top = self._top
-        clk = platform.request("clk25", 0)
-        uart = platform.request("uart", 0)
-        rst = platform.request("button_fire", 0)
-        leds = [platform.request("led", i) for i in range(3)]
-        m.d.comb += [top.clk.eq(clk.i), top.rst_in.eq(rst.i), top.uart_rx.eq(uart.rx.i),
-                     uart.tx.o.eq(top.uart_tx), leds[0].o.eq(top.led_busy),
+        def buffer(name, direction, resource, number=0):
+            m.submodules[name] = buf = io.Buffer(direction, platform.request(
+                resource, number, dir="-"))
+            return buf
+
+        clk = buffer("clk_buf", "i", "clk25")
+        rst = buffer("rst_buf", "i", "button_fire")
+        uart = platform.request("uart", 0, dir={k: "-" for k in ("rx", "tx", "rts", "dtr")})
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        leds = [buffer(f"led{i}_buf", "o", "led", i) for i in range(3)]
+        m.d.comb += [top.clk.eq(clk.i), top.rst_in.eq(rst.i), top.uart_rx.eq(rx.i),
+                     tx.o.eq(top.uart_tx), leds[0].o.eq(top.led_busy),
                      leds[1].o.eq(top.led_done), leds[2].o.eq(top.led_error)]
         return m
