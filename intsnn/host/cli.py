@@ -18,8 +18,10 @@ def _net_args(p, data: bool = True):
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="samples per weight update (default: the preset's)")
     p.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
-    p.add_argument("--shadow-bits", type=int_in(8, 16), default=16, help="S")
-    p.add_argument("--inference-bits", type=int_in(2, 16), default=8, help="Q")
+    p.add_argument("--shadow-bits", type=int_in(8, 16), default=16,
+                   help="S, shadow weight bits (8..16; must match the bitstream)")
+    p.add_argument("--inference-bits", type=int_in(2, 16), default=8,
+                   help="Q, inference weight bits (2..S; must match the bitstream)")
     p.add_argument("--data-dir", type=data_dir_arg, default=None,
                    help="data folder (default: $INTSNN_DATA, else the embedded real subset)")
     p.add_argument("--data-name", default=None, help="which SHD-format pair")
@@ -43,9 +45,12 @@ def add_parsers(sub) -> None:
     f.add_argument("--sim", choices=("verilator", "icarus"), default=None,
                    help="no board: co-simulate the board top instead")
     _net_args(f)
-    f.add_argument("--train-samples", type=positive_int, default=64)
-    f.add_argument("--test-samples", type=nonneg_int, default=64)
-    f.add_argument("--seed", type=nonneg_int, default=0)
+    f.add_argument("--train-samples", type=positive_int, default=64,
+                   help="training samples (train; a seeded pick, as intsnn cosim)")
+    f.add_argument("--test-samples", type=nonneg_int, default=64,
+                   help="test samples inferred (after training, for train)")
+    f.add_argument("--seed", type=nonneg_int, default=0,
+                   help="seed of the initial weights, sample pick and rate coding")
     f.add_argument("--build-dir", default=None, help="--sim: simulator build cache")
     f.add_argument("--out", required=True, help="output folder")
     f.set_defaults(run=run_fpga)
@@ -55,7 +60,7 @@ def add_parsers(sub) -> None:
                        description="Elaborate the board top, synthesise, place and route and "
                                    "pack a bitstream; writes OUT/build.json with the timing "
                                    "summary.  Slow: tens of minutes.")
-    b.add_argument("--board", required=True, choices=("ulx3s-85f",))
+    b.add_argument("--board", required=True, choices=("ulx3s-85f",), help="target board")
     b.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
     _net_args(b)
     b.add_argument("--out", required=True, help="output folder")
