@@ -136,3 +136,25 @@ def test_board_cosim_train(tmp_path):
     assert r["per_sample"]["cycles_train"] == g["cycles_train"].tolist()
     # the weights after both updates were read back and compared inside the session
     assert len(g["weights"]) == 2 and np.any(g["weights"][1].hidden != g["w0"].hidden)
+
+
+@pytest.mark.verilator
+@pytest.mark.slow
+def test_board_cosim_finds_a_divergence(tmp_path, monkeypatch):
+    """The driver's comparison can fail: one golden count off by one is reported, with the
+    sample and the neuron, and the command exits 1."""
+    import intsnn.sim.board_cosim as bc
+    real = bc.prepare
+
+    def corrupted(o):
+        cfg, lanes, d, g, meta, samples = real(o)
+        d["g_counts_test"] = d["g_counts_test"].copy()
+        d["g_counts_test"][0, 3] += 1
+        return cfg, lanes, d, g, meta, samples
+
+    monkeypatch.setattr(bc, "prepare", corrupted)
+    rc, r = _fpga(tmp_path, "infer", "--test-samples", "1")
+    assert rc == 1 and r["status"] == "mismatch"
+    m = r["mismatches"][0]
+    assert (m["phase"], m["sample"], m["signal"], m["index"]) == ("test", 0, "counts", [3])
+    assert m["expected"] == m["actual"] + 1
