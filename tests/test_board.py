@@ -158,3 +158,26 @@ def test_board_cosim_finds_a_divergence(tmp_path, monkeypatch):
     m = r["mismatches"][0]
     assert (m["phase"], m["sample"], m["signal"], m["index"]) == ("test", 0, "counts", [3])
     assert m["expected"] == m["actual"] + 1
+
+
+def test_prepare_starts_from_given_weights(tmp_path):
+    """``--weights``: the session loads them and the golden expectation is computed with them."""
+    from intsnn.golden.init import init_weights
+    from intsnn.golden.model import IntSNN
+    from intsnn.host.fpga import FpgaOptions, prepare
+    o = FpgaOptions(mode="infer", preset="mnist-snn", lanes=4, test_samples=3,
+                    overrides={"n_hidden": 4})
+    cfg = prepare(o)[0]
+    w = init_weights(cfg, 7)
+    w.hidden[:, :100] = cfg.shadow_max  # far from the seed-0 weights
+    np.savez(tmp_path / "weights.npz", **w.as_dict(cfg))
+    o.weights = str(tmp_path)
+    cfg, lanes, d, g, meta, (xtr, ytr, xte, yte) = prepare(o)
+    np.testing.assert_array_equal(d["w_hidden0"], w.hidden)
+    counts, pred = IntSNN(cfg, 0, weights=w).predict(xte)
+    np.testing.assert_array_equal(d["g_counts_test"], counts)
+    assert len(ytr) == 0 and len(yte) == 3
+    np.savez(tmp_path / "bad.npz", hidden_shadow=w.hidden[:2], output_shadow=w.output)
+    o.weights = str(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match=r"hidden weights must have shape \(4, 784\)"):
+        prepare(o)

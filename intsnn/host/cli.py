@@ -37,8 +37,7 @@ def add_parsers(sub) -> None:
                                    "--sim runs the same driver against the co-simulated board "
                                    "top (UART model on its pins).")
     f.add_argument("mode", choices=("train", "infer"),
-                   help="train: train, then infer the test samples; infer: test samples only, "
-                        "initial weights")
+                   help="train: train, then infer the test samples; infer: test samples only")
     f.add_argument("--port", default="/dev/ttyUSB0", help="serial port of the board")
     f.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
     f.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
@@ -51,6 +50,9 @@ def add_parsers(sub) -> None:
                    help="test samples inferred (after training, for train)")
     f.add_argument("--seed", type=nonneg_int, default=0,
                    help="seed of the initial weights, sample pick and rate coding")
+    f.add_argument("--weights", default=None, metavar="NPZ",
+                   help="start from these weights: an intsnn train run's weights.npz (or its "
+                        "folder) instead of the seeded initial ones")
     f.add_argument("--build-dir", default=None, help="--sim: simulator build cache")
     f.add_argument("--out", required=True, help="output folder")
     f.set_defaults(run=run_fpga)
@@ -77,7 +79,7 @@ def _options(a):
                        test_samples=getattr(a, "test_samples", 0), batch_size=a.batch_size,
                        lanes=a.lanes, shadow_bits=a.shadow_bits,
                        inference_bits=a.inference_bits, seed=getattr(a, "seed", 0), out=a.out,
-                       overrides=over)
+                       overrides=over, weights=getattr(a, "weights", None))
 
 
 def run_fpga(a) -> int:

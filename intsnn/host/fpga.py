@@ -4,8 +4,9 @@ Same samples, same golden model and the same report layout as ``intsnn cosim``
 (:mod:`intsnn.sim.cosim`): :func:`prepare` loads and encodes the samples and runs the golden
 model; :func:`intsnn.host.session.run_session` drives the board over a transport and compares
 as it goes; :func:`build_report` writes ``report.json``.  ``train`` trains on the training
-samples, then infers the test samples; ``infer`` only infers them, with the seeded initial
-weights (what the golden model holds before training).  The board co-simulation
+samples, then infers the test samples; ``infer`` only infers them.  Both start from the seeded
+initial weights, or from ``weights`` (e.g. an ``intsnn train`` run's ``weights.npz``: train
+offline with the golden model, evaluate on the board).  The board co-simulation
 (:mod:`intsnn.sim.board_cosim`) uses the same three steps with a simulated UART.
 """
 
@@ -43,8 +44,25 @@ class FpgaOptions:
     inference_bits: int = 8
     seed: int = 0
     out: str = "runs/fpga"
+    weights: str | None = None   # start from these (an intsnn train run's weights.npz)
     overrides: dict = field(default_factory=dict)
     quiet: bool = False
+
+
+def _load_weights(path):
+    """An ``intsnn train`` run's ``weights.npz`` (or a run folder holding one), or None."""
+    if path is None:
+        return None
+    from pathlib import Path
+
+    from ..golden.init import Weights
+    p = Path(path)
+    p = p / "weights.npz" if p.is_dir() else p
+    try:
+        with np.load(p) as z:
+            return Weights.from_dict(dict(z))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"--weights {str(path)!r}: not an intsnn weights.npz ({exc})") from None
 
 
 def prepare(o: FpgaOptions):
@@ -56,10 +74,10 @@ def prepare(o: FpgaOptions):
                      batch_size=o.batch_size, shadow_bits=o.shadow_bits,
                      inference_bits=o.inference_bits, seed=o.seed, overrides=o.overrides)
     cfg, xtr, ytr, xte, yte, meta = load_samples(c)
-    if o.mode == "infer":  # the test samples only, on the initial weights
+    if o.mode == "infer":  # the test samples only
         xtr, ytr = xtr[:0], ytr[:0]
     lanes = o.lanes if o.lanes is not None else DEFAULT_LANES
-    g = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes)
+    g = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes, weights=_load_weights(o.weights))
     d = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte,
          "w_hidden0": g["w0"].hidden, "w_output0": g["w0"].output,
          "g_counts_train": g["counts_train"], "g_pred_train": g["pred_train"],
@@ -95,6 +113,7 @@ def build_report(o: FpgaOptions, cfg, lanes, g, meta, samples, res: dict, target
         "config": cfg.to_dict(),
         "lanes": lanes,
         "seed": o.seed,
+        "start_weights": o.weights or "seeded initial weights",
         "data": meta,
         "target": target,
         "status": "match" if complete else ("mismatch" if mms else "incomplete"),
