@@ -38,6 +38,8 @@ CASES = {
     "command-and-bad-op": [up.command(hp.CMD_TRAIN), bytes([0x5A] + [0] * 7),
                            up.command(hp.CMD_UPDATE), up.read(hp.addr(0, 0, 1), 1)],
     "empty-bursts": [up.read(0, 0), up.write(4, []), up.frames([], 2)],
+    "bad-word-width": [up.header(up.OP_READ, 0, 3, 8), up.header(up.OP_WRITE, 5, 1, 8),
+                       up.read(8, 1, 1)],
 }
 
 

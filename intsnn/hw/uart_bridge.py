@@ -104,10 +104,14 @@ class UartBridge(wiring.Component):
             with m.State("DISPATCH"):
                 m.d.sync += [left.eq(n), a.eq(addr), idx.eq(0), bad.eq(0)]
                 with m.Switch(op):
-                    with m.Case(up.OP_WRITE):
-                        m.next = "W_BYTES"
-                    with m.Case(up.OP_READ):
-                        m.next = "R_ISSUE"
+                    with m.Case(up.OP_WRITE, up.OP_READ):
+                        with m.If((w == 0) | (w > 4)):  # no word width: refuse the command
+                            m.d.sync += bad.eq(1)
+                            m.next = "STATUS"
+                        with m.Elif(op == up.OP_WRITE):
+                            m.next = "W_BYTES"
+                        with m.Else():
+                            m.next = "R_ISSUE"
                     with m.Case(up.OP_FRAMES):
                         m.next = "F_BYTES"
                     with m.Case(up.OP_COMMAND):

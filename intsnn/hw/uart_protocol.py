@@ -21,7 +21,8 @@ op    name         meaning
 'I'   IDENTIFY     reply ``0x69 0x73 lanes input_bits`` ("is": intsnn)
 ====  ===========  ===========================================================================
 
-Status byte: ``0xA0 | bad_op << 4 | framing_error << 3 | overrun << 2 | done << 1 | busy``
+A WRITE or READ with ``w`` outside 1..4 is refused like an unknown ``op`` (``bad_op``, no
+payload read).  Status byte: ``0xA0 | bad_op << 4 | framing_error << 3 | overrun << 2 | done << 1 | busy``
 (bits 5..7 = ``0b101`` mark it; overrun and framing error are sticky until reset: a byte was
 lost or garbled and the session cannot be trusted).
 """
@@ -118,7 +119,9 @@ def ref_bridge(stream: bytes, read_word, lanes: int, input_bits: int, busy=0, do
         op, w, n, addr = struct.unpack_from("<BBHI", stream, pos)
         pos += HEADER_BYTES
         bad = 0
-        if op == OP_WRITE:
+        if op in (OP_WRITE, OP_READ) and not 1 <= w <= 4:
+            bad = STATUS_BAD_OP  # refused whole: no payload is read, nothing is sent
+        elif op == OP_WRITE:
             for k in range(n):
                 v = int.from_bytes(stream[pos:pos + w], "little")
                 pos += w
