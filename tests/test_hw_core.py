@@ -26,7 +26,7 @@ def check_against_golden(cfg, lanes, seed=0, n=3):
     x, labels = random_inputs(cfg, n, seed + 100)
     exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s])))[0]
                for s in range(n)]
-    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n)
+    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
     dh, do, counts = net.batch_deltas(x, labels)
     np.testing.assert_array_equal(r.counts, counts)
     np.testing.assert_array_equal(r.predictions, np.argmax(counts, axis=1))
