@@ -305,7 +305,7 @@ class HwConfig:
                                             purpose="recurrent weights [j][h-word]")
             mem["b16_hidden"] = MemorySpec(HW, self.b16_bits, L, signed=True,
                                            purpose="V(t-1) >> rec_shift")
-        if cfg.loss == "random":
+        if self.noise_runs:
             mem["loss_noise"] = MemorySpec(OW, 2, L, signed=True, write_enables="lane",
                                            purpose="random-loss noise in {-1, 0, 1} (eq. 3.8)")
         if self.error_neuron_steps:

@@ -31,7 +31,7 @@ from .ram import MemoryClient
 from .units import ErrorNeuronUnit, ErrorUnit
 from .walk import ControlSignature, WordWalker, zero_enables
 
-__all__ = ["ErrorNeuronPass", "state_layout"]
+__all__ = ["ErrorNeuronPass", "state_layout", "state_bits", "state_fields"]
 
 
 def state_layout(hw) -> data.StructLayout:
@@ -39,6 +39,21 @@ def state_layout(hw) -> data.StructLayout:
     return data.StructLayout({"v_pos": signed(hw.error_neuron_bits),
                               "v_neg": signed(hw.error_neuron_bits),
                               "vfb": signed(hw.vfb_output_bits)})
+
+
+def state_bits(hw, v_pos: int, v_neg: int, vfb: int) -> int:
+    """The bits of one lane of ``error_neurons`` holding that state (testbenches)."""
+    eb, fb = hw.error_neuron_bits, hw.vfb_output_bits
+    return ((v_pos % (1 << eb)) | (v_neg % (1 << eb)) << eb) | (vfb % (1 << fb)) << (2 * eb)
+
+
+def state_fields(hw, bits: int) -> tuple[int, int, int]:
+    """``(v_pos, v_neg, vfb)`` of one lane of ``error_neurons`` (testbenches)."""
+    def signed_field(lo, n):
+        v = (bits >> lo) & ((1 << n) - 1)
+        return v - (1 << n) if v >> (n - 1) else v
+    eb, fb = hw.error_neuron_bits, hw.vfb_output_bits
+    return signed_field(0, eb), signed_field(eb, eb), signed_field(2 * eb, fb)
 
 
 class ErrorNeuronPass(MemoryClient):
@@ -94,7 +109,7 @@ class ErrorNeuronPass(MemoryClient):
             real = ~last_word if O % L and j >= O % L else Const(1)
             m.d.comb += [u.count.eq(self.counts_r.data[j]), u.is_label.eq(o == self.label),
                          u.valid.eq(real)]
-            if cfg.loss == "random":
+            if "noise_r" in self.memory_ports:
                 m.d.comb += u.noise.eq(self.noise_r.data[j])
             old = layout(self.state_r.data[j])
             m.d.comb += [n.v_pos.eq(old.v_pos), n.v_neg.eq(old.v_neg), n.first.eq(first),

@@ -82,7 +82,7 @@ class ErrorPass(MemoryClient):
             real = ~last_word if O % L and j >= O % L else Const(1)   # not a padding lane
             count = self.counts_r.data[j]
             m.d.comb += [u.count.eq(count), u.is_label.eq(o == self.label), u.valid.eq(real)]
-            if cfg.loss == "random":
+            if "noise_r" in self.memory_ports:
                 m.d.comb += u.noise.eq(self.noise_r.data[j])
             leaves.append((real, count, o))
             if cfg.error_mode == "direct":

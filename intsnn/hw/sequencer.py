@@ -78,7 +78,7 @@ class Sequencer(wiring.Component):
         cfg = hw.net
         T, rsnn = cfg.timesteps, cfg.arch == "rsnn"
         feedback = hw.error_neuron_steps > 0     # error-neuron passes during the sample
-        noise = cfg.loss == "random"
+        noise = hw.noise_runs > 0                # (Feedback mode: only with error-neuron steps)
         src = Signal(2)   # source of the running event pass
 
         def events(source):
@@ -136,7 +136,7 @@ class Sequencer(wiring.Component):
                     events(SRC_SPIKES)
             def next_step():
                 with m.If(self.t == T - 1):
-                    if noise and not feedback:
+                    if noise and cfg.error_mode != "feedback":
                         with m.If(self.train):
                             start("noise", "NOISE")
                         with m.Else():
