@@ -78,6 +78,13 @@ def test_core_error_modes_and_losses(arch, mode, loss, lanes):
     check_against_golden(cfg, lanes, seed=11)
 
 
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_core_post_reset_rsnn(lanes):
+    """``rec_source="post_reset"``: B16 of the reset voltage V_s(t-1) feeds the recurrence."""
+    cfg = small_cfg("rsnn", 16, 8, n_hidden=7).replace(rec_source="post_reset")
+    check_against_golden(cfg, lanes, seed=13)
+
+
 def test_core_random_loss_keys():
     """The random loss's noise follows the SEED and UPDATES registers (UPDATES counting the
     updates): two one-sample batches after a start at update 5, against the golden model with

@@ -26,6 +26,9 @@ CFGS = [
               input_bits=8, voltage_bits=12, rec_shift=3, shadow_bits=8, inference_bits=4,
               clip=100, clip_order="clip_then_shift",
               hidden=LayerParams(300, 500, 33, 2), output=LayerParams(30, 60, 0, None)),
+    NetConfig(arch="rsnn", n_in=12, n_hidden=8, n_out=4, timesteps=6, batch_size=3,
+              voltage_bits=14, rec_shift=2, rec_source="post_reset",
+              hidden=LayerParams(300, 500, 5, None), output=LayerParams(30, 60, 0, None)),
 ]
 
 
@@ -66,7 +69,8 @@ def test_neuron_unit(cfg, layer):
     s = ops.spike(v, p.threshold)
     pg = ops.pseudo_grad(v, p.threshold, p.window)
     nxt = np.where(lasts == 1, 0, ops.hard_reset(v, s) >> cfg.beta_shift)
-    q = np.where(lasts == 1, 0, ops.b16(v, cfg.rec_shift))
+    v_rec = ops.hard_reset(v, s) if cfg.rec_source == "post_reset" else v
+    q = np.where(lasts == 1, 0, ops.b16(v_rec, cfg.rec_shift))
     for key, ref in (("v", v), ("spike", s), ("pg", pg), ("acc_next", nxt), ("q", q)):
         np.testing.assert_array_equal([o[key] for o in out], ref, err_msg=key)
 

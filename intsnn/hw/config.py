@@ -108,7 +108,7 @@ class HwConfig:
     Parameters
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
-        Arch ``snn``/``rsnn`` (``rec_source="pre_reset"``); every error mode (Direct, Final,
+        Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
         Feedback), every loss (standard, positive, random) and both clip orders.
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
@@ -151,9 +151,6 @@ class HwConfig:
                              f"index), not {lanes!r}")
         if cfg.arch not in ("snn", "rsnn"):
             raise ValueError(f"arch {cfg.arch!r} is not supported in hardware (snn, rsnn)")
-        if cfg.arch == "rsnn" and cfg.rec_source != "pre_reset":
-            raise ValueError(f"rec_source {cfg.rec_source!r} is not supported in hardware "
-                             f"(pre_reset)")
         for name in ("n_in", "n_hidden", "n_out"):
             if getattr(cfg, name) > ADDRESS_LIMIT:
                 raise ValueError(f"{name}={getattr(cfg, name)} exceeds the bus address field "

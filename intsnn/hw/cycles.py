@@ -81,8 +81,13 @@ def _active_groups(pg, fb, lanes: int) -> np.ndarray:
     return anyw & fbw
 
 
-def _recurrent_inputs(cfg: NetConfig, v_hidden, t: int):
-    return np.asarray(v_hidden[t - 1]) >> cfg.rec_shift
+def _recurrent_inputs(cfg: NetConfig, v_hidden, s_hidden, t: int):
+    """B16 of step ``t``: ``V(t-1) >> rec_shift``, or ``V_s(t-1)`` (0 where the neuron spiked)
+    for ``rec_source="post_reset"``."""
+    v = np.asarray(v_hidden[t - 1])
+    if cfg.rec_source == "post_reset":
+        v = np.where(np.asarray(s_hidden[t - 1]) != 0, 0, v)
+    return v >> cfg.rec_shift
 
 
 def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
@@ -101,7 +106,7 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
         zw, nz = _events(x[t], lanes)
         cyc += rd + IW + zw + HW * nz
         if cfg.arch == "rsnn" and t > 0:
-            zw, nz = _events(_recurrent_inputs(cfg, v_hidden, t), lanes)
+            zw, nz = _events(_recurrent_inputs(cfg, v_hidden, s_hidden, t), lanes)
             cyc += rd + HW + zw + HW * nz
         cyc += HW + hw.NEURON_LATENCY
         zw, nz = _events(s_hidden[t], lanes)
@@ -141,7 +146,7 @@ def sample_work(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg
     for t in range(T):
         events += np.count_nonzero(x[t]) * HW + np.count_nonzero(s_hidden[t]) * OW
         if cfg.arch == "rsnn" and t > 0:
-            events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, t)) * HW
+            events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, s_hidden, t)) * HW
     work = {"synaptic_events": int(events), "neuron_updates": T * (HW + OW), "error": OW,
             "feedback": 0, "deferred_delta": 0, "error_neurons": 0, "loss_noise": 0,
             "stream_beats": hw.stream_beats}

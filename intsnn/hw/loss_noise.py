@@ -97,8 +97,8 @@ class LossNoise(MemoryClient):
         m.d.comb += x.eq(Mux(walk.k == 0, self.seed, h ^ key) + _G)   # modulo 2**64
         z = splitmix64(m, x)
         # ((z >> 32) * 3) >> 32 is 0, 1 or 2: the top two bits of a 34-bit product
-        noise = Signal(signed(2))
-        m.d.comb += noise.eq((z[32:] * 3)[32:34] - 1)
+        draw = Signal(signed(2))   # (not "noise": the engine instance is named so)
+        m.d.comb += draw.eq((z[32:] * 3)[32:34] - 1)
 
         with m.If(self.control.start):
             m.d.sync += o.eq(0)
@@ -109,5 +109,5 @@ class LossNoise(MemoryClient):
                 m.d.sync += o.eq(o + 1)
                 m.d.comb += [self.noise_w.en.eq(Const(1, L) << (o[:lg] if lg else 0)),
                              self.noise_w.addr.eq(o >> lg),
-                             self.noise_w.data.eq(noise.replicate(L))]
+                             self.noise_w.data.eq(draw.replicate(L))]
         return m

@@ -57,7 +57,8 @@ class NeuronUnit(wiring.Component):
     acc : In, ``(V_s(t-1) >> beta) + current`` (exact).  last : In, the last time step (the
         next accumulator and B16 are then 0, ready for the next sample).
     v : Out, the saturated pre-reset voltage.  spike, pg : Out.
-    acc_next : Out, ``V_s(t) >> beta`` (or 0).  q : Out, ``V(t) >> rec_shift`` (or 0).
+    acc_next : Out, ``V_s(t) >> beta`` (or 0).  q : Out, ``V(t) >> rec_shift``
+        (``V_s(t) >> rec_shift`` for ``rec_source="post_reset"``; or 0).
     """
 
     def __init__(self, *, net, layer):
@@ -85,7 +86,10 @@ class NeuronUnit(wiring.Component):
             self.spike.eq(self.v > p.threshold),
             self.pg.eq((diff < p.window) & (diff > -p.window)),
             self.acc_next.eq(Mux(self.last | self.spike, 0, self.v >> cfg.beta_shift)),
-            self.q.eq(Mux(self.last, 0, self.v >> cfg.rec_shift)),
+            # B16 of the next step: V(t) >> rec_shift, or V_s(t) >> rec_shift (0 after a
+            # spike's hard reset) for rec_source="post_reset"
+            self.q.eq(Mux(self.last | self.spike if cfg.rec_source == "post_reset"
+                          else self.last, 0, self.v >> cfg.rec_shift)),
         ]
         return m
 

@@ -211,7 +211,8 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 #: NetConfig fields that ``intsnn generate`` sets from an option.
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
-                     "init_bits": "--headroom"}
+                     "init_bits": "--headroom", "error_mode": "--error", "loss": "--loss",
+                     "clip_order": "--clip-order"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -535,6 +536,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
+                  "loss_seed": o.seed,
                   "progress": str(work / "progress"),
                   "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
                                  "every_s": o.checkpoint_every_s}}
