@@ -494,7 +494,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     _log(o, f"hardware: {vpath} ({format_seconds(t_gen)})")
 
     fingerprint = _fingerprint(o, cfg, lanes, meta, key)
-    ckpt = out / CHECKPOINT
+    # absolute: the bench runs with the simulator's build folder as its working directory
+    ckpt = out.resolve() / CHECKPOINT
     resume_at = None
     if o.resume and ckpt.is_file():
         resume_at = _resume_point(ckpt, fingerprint)
