@@ -212,7 +212,7 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
                      "init_bits": "--headroom", "error_mode": "--error", "loss": "--loss",
-                     "clip_order": "--clip-order"}
+                     "clip_order": "--clip-order", "rec_source": "--rec-source"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:

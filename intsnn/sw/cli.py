@@ -24,6 +24,9 @@ def _add_modes(p: argparse.ArgumentParser):
                    help="loss (default: the preset's, standard)")
     p.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None,
                    help="order of the update's shift and clip (default: the preset's)")
+    p.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
+                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
+                        "preset's)")
 
 
 def _add_precision(p: argparse.ArgumentParser):
@@ -80,9 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_modes(t)
     t.add_argument("--rec-shift", type=int_in(0, 40), default=None,
                    help="RSNN: B16(V) = V >> rec_shift, 0..40 (default: the preset's)")
-    t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
-                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
-                        "preset's)")
     t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
                    help="how the golden model evaluates the weight update (same results): "
                         "online keeps per-synapse traces (memory independent of T), deferred "
