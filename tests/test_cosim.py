@@ -104,7 +104,7 @@ def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_t
 def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test, batch):
     o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
               train_samples=n_train, test_samples=n_test, batch_size=batch,
-              overrides={"n_hidden": n_hidden})
+              overrides={"n_hidden": n_hidden, "lr_rounding": "floor"})  # hardware: floor
     r = cosimulate(o)
     assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
     assert r["checked"]["train_samples"] == n_train and r["checked"]["test_samples"] == n_test

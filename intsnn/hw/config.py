@@ -109,7 +109,8 @@ class HwConfig:
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
         Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
-        Feedback), every loss (standard, positive, random) and both clip orders.
+        Feedback), every loss (standard, positive, random), both clip orders; the floor of
+        eq. 3.18's shifts (``lr_rounding="floor"``).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).
@@ -151,6 +152,11 @@ class HwConfig:
                              f"index), not {lanes!r}")
         if cfg.arch not in ("snn", "rsnn"):
             raise ValueError(f"arch {cfg.arch!r} is not supported in hardware (snn, rsnn)")
+        if cfg.lr_rounding != "floor":
+            # the update lanes shift without an offset; docs/algorithm.md says what dither costs
+            raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
+                             f"(floor); presets with shadow_bits < 16 take 'dither': pass "
+                             f"lr_rounding='floor' (--lr-rounding floor) for hardware")
         for name in ("n_in", "n_hidden", "n_out"):
             if getattr(cfg, name) > ADDRESS_LIMIT:
                 raise ValueError(f"{name}={getattr(cfg, name)} exceeds the bus address field "
