@@ -33,9 +33,10 @@ def activity(report: dict) -> dict:
                      test_samples=0, batch_size=cfg.batch_size, seed=report["seed"],
                      shadow_bits=cfg.shadow_bits, inference_bits=cfg.inference_bits,
                      overrides={k: report["config"][k] for k in (
-                         "n_hidden", "error_mode", "loss", "clip_order")})
+                         "n_hidden", "error_mode", "loss", "clip_order", "rec_source")})
     c2, x, y, *_ = load_samples(o)
-    assert c2 == cfg, "the samples' config differs from the report's"
+    diff = {k for k, v in c2.to_dict().items() if report["config"].get(k, v) != v}
+    assert not diff, f"the samples' config differs from the report's in {sorted(diff)}"
     net = IntSNN(cfg, report["seed"])
     B = cfg.batch_size
     zero_e = nonzero_noise = nonzero_vfb = entries = 0
@@ -46,7 +47,7 @@ def activity(report: dict) -> dict:
                                          cfg.replace(loss="standard"))[0]
             zero_e += int((e_std == 0).sum())
             if cfg.loss == "random":
-                    bits = loss_rng_bits(cfg, net.seed, net.updates, [p])[0]
+                bits = loss_rng_bits(cfg, net.seed, net.updates, [p])[0]
                 if cfg.error_mode == "feedback":   # the steps the error neurons run
                     bits = bits[cfg.soft_error_start:]
                 nonzero_noise += int((bits != 0).sum())
@@ -54,7 +55,8 @@ def activity(report: dict) -> dict:
             entries += cfg.n_out
         net.update(*net.batch_deltas(x[s:s + B], y[s:s + B])[:2])
     return {"run": report["preset"], "error_mode": cfg.error_mode, "loss": cfg.loss,
-            "clip_order": cfg.clip_order, "simulator": report["simulator"]["name"],
+            "clip_order": cfg.clip_order, "rec_source": cfg.rec_source,
+            "simulator": report["simulator"]["name"],
             "train_samples": len(y), "error_entries": entries,
             "zero_standard_error": zero_e, "nonzero_noise": nonzero_noise,
             "nonzero_vfb_output": nonzero_vfb}
