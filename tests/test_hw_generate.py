@@ -64,7 +64,8 @@ def test_core_constructor():
     ({}, set()),
     ({"error_mode": "feedback", "loss": "random", "soft_error_start": 1,
       "rec_source": "post_reset"}, {"loss_noise", "error_neurons"}),
-    ({"error_mode": "final", "loss": "random"}, {"loss_noise"})])
+    pytest.param({"error_mode": "final", "loss": "random"}, {"loss_noise"},
+                 marks=pytest.mark.slow)])
 def test_manifest_and_lint(tmp_path, modes, memories):
     cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3, **modes)
     vpath, man = generate(cfg, 2, tmp_path)
