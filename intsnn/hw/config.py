@@ -252,7 +252,8 @@ class HwConfig:
     @property
     def noise_cycles(self) -> int:
         """Cycles of one run of the loss-noise unit: the key prefix, then one per output."""
-        return (self.NOISE_PREFIX + (self.net.error_mode == "feedback")) + self.net.n_out
+        step_key = 1 if self.net.error_mode == "feedback" else 0   # the time step
+        return self.NOISE_PREFIX + step_key + self.net.n_out
 
     @property
     def error_neuron_steps(self) -> int:

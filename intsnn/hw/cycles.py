@@ -95,7 +95,9 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     """Cycles of one TRAIN (or INFER) sample from its observables (golden ``run_sample``).
 
     ``x`` (T, I); ``v_hidden``/``s_hidden``/``pg_hidden`` (T, H); ``pg_output`` (T, O);
-    ``vfb_output`` (O,) = e; ``vfb_hidden`` (H,).
+    ``vfb_output`` (O,) = ``v_fb_out`` (``e`` in Direct mode); ``vfb_hidden`` (H,).  The error
+    mode and loss add their engines' fixed cycles (:attr:`HwConfig.error_neuron_steps`,
+    :attr:`HwConfig.noise_runs`) to TRAIN only.
     """
     hw = HwConfig(net=cfg, lanes=lanes)
     IW, HW, OW = hw.IW, hw.HW, hw.OW
