@@ -313,8 +313,9 @@ class HwConfig:
             mem["loss_noise"] = MemorySpec(OW, 2, L, signed=True, write_enables="lane",
                                            purpose="random-loss noise in {-1, 0, 1} (eq. 3.8)")
         if self.error_neuron_steps:
-            mem["error_neurons"] = MemorySpec(OW, 2 * self.error_neuron_bits + self.vfb_output_bits,
-                                              L, purpose="error neurons (v+, v-, v_fb_out)")
+            state = 2 * self.error_neuron_bits + self.vfb_output_bits
+            mem["error_neurons"] = MemorySpec(OW, state, L,
+                                              purpose="error neurons (v+, v-, v_fb_out)")
         return mem
 
     def state_bits(self) -> dict[str, int]:

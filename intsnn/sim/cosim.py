@@ -671,6 +671,16 @@ def conclusion(r: dict) -> str:
     return "The run stopped before every sample was checked (see report.json)."
 
 
+def _modes(config: dict) -> str:
+    """The error mode, loss, clip order and RSNN B16 source where they are not the defaults."""
+    out = [f"{name} {config.get(key, default)}" for key, name, default in (
+        ("error_mode", "error", "direct"), ("loss", "loss", "standard"),
+        ("clip_order", "clip order", "shift_then_clip"),
+        ("rec_source", "B16 of", "pre_reset")) if config.get(key, default) != default
+        and (key != "rec_source" or config.get("arch") == "rsnn")]
+    return "".join(f", {o}" for o in out)
+
+
 def summary_table(r: dict) -> str:
     """Short text comparison of a report, ending with what it shows."""
     acc, cyc, tm = r["accuracy"], r["cycles"], r["time"]
@@ -683,7 +693,7 @@ def summary_table(r: dict) -> str:
 
     lines = [
         f"{r['preset']} (lanes {r['lanes']}, S/Q {r['config']['shadow_bits']}/"
-        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}) on "
+        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}{_modes(r['config'])}) on "
         f"{r['simulator']['name']} {r['simulator']['version']}: "
         f"{r['data']['train_samples']} train / {r['data']['test_samples']} test samples",
         "                      hardware    golden",
