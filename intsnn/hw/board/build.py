@@ -94,7 +94,7 @@ def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
     manifest = {"board": board, "device": "LFE5U-85F-6BG381", "top": "Ulx3sTop",
                 "bitstream": str(out / f"{NAME}.bit"), "config": cfg.to_dict(), "lanes": lanes,
                 "clock_hz": CLOCK_HZ, "pll": None, "uart": {"baud": baud,
-                                                            "divisor": top._top.divisor},
+                                                            "divisor": top.divisor},
                 **timing, "time": times, "run_on_silicon": False}
     outputs.write_json(out / "build.json", manifest, default=str)
     if not quiet:

@@ -45,6 +45,11 @@ class Ulx3sTop(Elaboratable):
     def __init__(self, *, config, baud=DEFAULT_BAUD):
         self._top = BoardTop(config=config, divisor=baud_divisor(CLOCK_HZ, baud))
 
+    @property
+    def divisor(self) -> int:
+        """Clock cycles per UART bit."""
+        return self._top.divisor
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.top = top = self._top
