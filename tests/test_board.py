@@ -181,3 +181,40 @@ def test_prepare_starts_from_given_weights(tmp_path):
     o.weights = str(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match=r"hidden weights must have shape \(4, 784\)"):
         prepare(o)
+
+
+def test_serial_transport_over_a_pty():
+    """The pyserial transport: an identify exchange with a fake board on a pseudo-terminal, then
+    the one-line error when the board stays silent."""
+    pytest.importorskip("serial")
+    import os
+    import threading
+    import tty
+
+    from intsnn.host.transport import SerialTransport, TransportError
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def board():
+        got = b""
+        while len(got) < up.HEADER_BYTES:
+            got += os.read(master, up.HEADER_BYTES - len(got))
+        assert got == up.identify()
+        os.write(master, bytes([*up.IDENTITY, 4, 1, 0xA2]))
+
+    t = threading.Thread(target=board, daemon=True)
+    t.start()
+    port = SerialTransport(port=os.ttyname(slave), baud=1_000_000, timeout=2.0)
+    try:
+        BoardLink(port, lanes=4, input_bits=1).identify()
+        t.join(2)
+        port._timeout = 0.2
+        port._port.timeout = 0.2
+        with pytest.raises(TransportError, match=r"the board answered 0 of 5 bytes within 0\.2 s"):
+            BoardLink(port, lanes=4, input_bits=1).identify()
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)
+    with pytest.raises(TransportError, match=r"cannot open serial port '/nonexistent/tty'"):
+        SerialTransport(port="/nonexistent/tty", baud=115200)
