@@ -225,8 +225,13 @@ def test_build_timing_summary_and_missing_tool(tmp_path, monkeypatch):
     from intsnn.hw.board import build
     rep = {"fmax": {"$glbnet$clk_buf.buf.i": {"achieved": 53.734, "constraint": 25.0}},
            "utilization": {"DP16KD": {"used": 17, "available": 208},
-                           "DCUA": {"used": 0, "available": 2}}}
+                           "DCUA": {"used": 0, "available": 2}},
+           "critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+               {"delay": 0.5, "type": "clk-to-q", "from": {"cell": "a"}, "to": {"cell": "a"}},
+               {"delay": 2.25, "type": "routing", "from": {"cell": "a"}, "to": {"cell": "b"}},
+               {"delay": 0.0, "type": "setup", "from": {"cell": "b"}, "to": {"cell": "b"}}]}]}
     s = build.timing_summary(rep, 25.0)
+    assert s["critical_path"] == {"from": "a", "to": "b", "ns": 2.75, "routing_ns": 2.25}
     assert s["worst_mhz"] == 53.73 and s["timing_met"]
     assert s["utilization"] == {"DP16KD": {"used": 17, "available": 208}}
     assert not build.timing_summary(rep, 60.0)["timing_met"]

@@ -52,13 +52,23 @@ def _step(what: str, args: list[str], cwd: Path, log: str, quiet: bool) -> float
 
 
 def timing_summary(report: dict, target_mhz: float) -> dict:
-    """Fmax per clock and utilisation from nextpnr's ``--report`` JSON."""
+    """Fmax per clock, the critical path and utilisation from nextpnr's ``--report`` JSON."""
     fmax = {k: round(v["achieved"], 2) for k, v in report.get("fmax", {}).items()}
     util = {k: {"used": v["used"], "available": v["available"]}
             for k, v in report.get("utilization", {}).items() if v.get("used")}
     worst = min(fmax.values()) if fmax else None
+    critical = None
+    for cp in report.get("critical_paths", []):  # the longest clock-to-clock path
+        if cp.get("from", "").startswith("posedge") and cp.get("to", "").startswith("posedge"):
+            steps = cp["path"]
+            critical = {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
+                        "ns": round(sum(p["delay"] for p in steps), 2),
+                        "routing_ns": round(sum(p["delay"] for p in steps
+                                                if p["type"] == "routing"), 2)}
+            break
     return {"fmax_mhz": fmax, "target_mhz": target_mhz, "worst_mhz": worst,
-            "timing_met": worst is not None and worst >= target_mhz, "utilization": util}
+            "timing_met": worst is not None and worst >= target_mhz, "critical_path": critical,
+            "utilization": util}
 
 
 def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
