@@ -29,10 +29,12 @@ def record(x, v_hidden=((0, 0), (0, 0))):
 def test_counts_of_a_hand_made_sample():
     cfg = tiny()   # widths: voltages 7/6, traces 1, count 2, error 4, vfb 8, delta 10 bits
     act = A.sample_activity(cfg, record([[1, 0, 1], [0, 0, 1]]))
-    # 3 input events x H=2 adds, 2 hidden spikes x O=2 adds, trace adds 3 + 2, one count add;
-    # decay shifts T*(H+O)=8 + nonzero traces decaying 2 + 1; 3 compares per neuron and step
-    assert act["forward"] == {"add8": 16, "shift8": 11, "cmp8": 24, "read_bits": 92,
-                              "write_bits": 78}
+    # 3 input events x H=2 adds, 2 hidden spikes x O=2 adds; decay shifts T*(H+O)=8;
+    # 3 compares per neuron and step
+    assert act["forward"] == {"add8": 10, "shift8": 8, "cmp8": 24, "read_bits": 92,
+                              "write_bits": 68}
+    # trace adds 3 + 2 and one count add; nonzero traces decaying 2 + 1
+    assert act["traces"] == {"add8": 6, "shift8": 3, "read_bits": 0, "write_bits": 10}
     assert act["error"] == {"shift8": 2, "add8": 1, "cmp8": 1, "read_bits": 0, "write_bits": 0}
     # one nonzero error: H multiplications, no addition
     assert act["feedback"] == {"mul8": 2, "read_bits": 8, "write_bits": 0}

@@ -15,8 +15,9 @@ What is counted (docs/algorithm.md, "Activity counts and energy"):
   nonzero ``B16`` value ``H`` multiplications and accumulations; per hidden spike ``O``
   accumulations; per neuron and step the decay shift, the threshold compare and the two
   pseudo-gradient window compares (+ two saturation compares in RSNN, whose voltages may
-  saturate); the presynaptic traces: a shift per nonzero trace, an add per nonzero input; the
-  output spike count: an add per output spike.
+  saturate).
+* ``traces`` -- the presynaptic traces: a shift per nonzero trace, an add per nonzero input;
+  the output spike count: an add per output spike.
 * ``error`` -- per output ``(count * alpha) >> log2 T`` (one shift when ``alpha`` is a power of
   two, else a multiplication and a shift), the label's subtraction, ``O - 1`` argmax compares.
 * ``feedback`` -- ``B_Q(W_out)^T e`` over the nonzero errors: ``H`` multiplications each and
@@ -44,7 +45,7 @@ __all__ = ["kind_totals", "OPS", "TABLE_3_3_PJ", "ENERGY_SOURCE", "PHASES", "wid
 
 #: Operation kinds (the thesis's ADD, MUL, bit-shift, CMP columns; SUB counts as ADD).
 OPS = ("add", "mul", "shift", "cmp")
-PHASES = ("forward", "error", "feedback", "delta")
+PHASES = ("forward", "traces", "error", "feedback", "delta")
 
 #: Thesis Table 3.3, integer columns (pJ per operation).  The thesis gives no comparison energy
 #: and calls comparisons negligible; here a comparison is priced as an addition of its width
@@ -150,13 +151,14 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
         _add(fw, "cmp", bits, T * n * (3 + sat))           # spike, pg window (2), saturation
         fw["read_bits"] += T * n * bits
         fw["write_bits"] += T * n * (bits + 2)             # voltage, spike and pg bits
+    tr = _zero()
     for pre, inc, bits in ((s["pre_hidden"], nx, w["hidden_pre_trace"]),
                            (s["pre_output"], nsh, w["output_pre_trace"])):
         pre = np.asarray(pre)
-        _add(fw, "shift", bits, np.count_nonzero(pre[:-1]))  # nonzero trace decays
-        _add(fw, "add", bits, inc)
-        fw["write_bits"] += pre.size * bits
-    _add(fw, "add", w["spike_count"], nso)
+        _add(tr, "shift", bits, np.count_nonzero(pre[:-1]))  # nonzero trace decays
+        _add(tr, "add", bits, inc)
+        tr["write_bits"] += pre.size * bits
+    _add(tr, "add", w["spike_count"], nso)
 
     er = _zero()
     if cfg.alpha & (cfg.alpha - 1) == 0:
@@ -187,7 +189,7 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
             _add(de, "add", dw, npairs)
             de["read_bits"] += npairs * dw
             de["write_bits"] += npairs * dw
-    return {"forward": fw, "error": er, "feedback": fb, "delta": de}
+    return {"forward": fw, "traces": tr, "error": er, "feedback": fb, "delta": de}
 
 
 def update_activity(cfg: NetConfig) -> dict:

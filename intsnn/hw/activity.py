@@ -115,7 +115,9 @@ def hw_counts(cfg: NetConfig, lanes: int, act: dict) -> dict:
     """The lane ops of :func:`hw_activity` as operation counts (``add32``, ``mul8``, ...) for
     :func:`intsnn.golden.activity.energy_pj`, with the widths the golden count uses: every lane
     of a word operation does the operation, idle or not; a delta lane adds its ``T`` correlation
-    terms with ``T - 1`` adders (the masked tree)."""
+    terms with ``T - 1`` adders (the masked tree).  The presynaptic traces, the spike counts and
+    the error have no lane model: :func:`intsnn.hw.energy.energy_report` adds them as the golden
+    model counts them."""
     from ..golden.activity import _add
 
     w = cfg.widths()

@@ -97,7 +97,10 @@ def energy_report(cfg: NetConfig, lanes: int, entries, epoch_samples=None,
     lane = [e["lane"] for e in entries]
     useful = [e["useful"] for e in entries]
     e_gold = np.array([ga.energy_pj(ga.total(a)) for a in golden])
-    e_hw = np.array([ga.energy_pj(ha.hw_counts(cfg, lanes, a)) for a in lane])
+    # the traces, the count and the error as the golden model counts them (no lane model)
+    e_hw = np.array([ga.energy_pj(ga.add_counts(ha.hw_counts(cfg, lanes, a),
+                                                ga.add_counts(g["traces"], g["error"])))
+                     for a, g in zip(lane, golden)])
     upd = ga.update_activity(cfg)
     n_w = cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden
     e_upd = ga.energy_pj(upd)
@@ -133,7 +136,9 @@ def energy_report(cfg: NetConfig, lanes: int, entries, epoch_samples=None,
         "hw_pj_per_update": e_upd_hw,
         "counters_check": check,
         "per_epoch": {"golden": epoch(e_gold.mean(), e_upd, n_ep),
-                      "hw": epoch(e_hw.mean(), e_upd_hw, n_ep)} if n_ep else None,
+                      "hw": epoch(e_hw.mean(), e_upd_hw, n_ep),
+                      "how": "mean training sample x samples + one update per batch"}
+        if n_ep else None,
         "per_training_iteration_of_B": {
             "B": B, "golden_uj": (e_gold.mean() * B + e_upd) / 1e6,
             "hw_uj": (e_hw.mean() * B + e_upd_hw) / 1e6},
@@ -250,9 +255,10 @@ def main(argv=None) -> int:
         rep = energy_report(cfg, a.lanes, [sample_entry(cfg, a.lanes, r) for r in recs],
                             TRAIN_SET_SIZE.get(DATASET_OF[a.preset]))
         rep.update(preset=a.preset, n_out=n_out, seed=a.seed, data_dir=a.data_dir)
+        if a.json:  # before printing: a closed stdout must not lose the result
+            outputs.write_json(a.json, rep)
         print(format_energy(rep, f"{a.preset}, {len(recs)} samples, n_out {n_out}"))
         if a.json:
-            outputs.write_json(a.json, rep)
             print(f"wrote {a.json}")
         return 0
     return run_command("python -m intsnn.hw.energy", body)
