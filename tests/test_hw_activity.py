@@ -65,6 +65,12 @@ def test_energy_report_and_cycles_register_check(samples):
         (300 * np.mean(per) + 3 * rep["golden_pj_per_update"]) / 1e6)
     assert rep["hw_pj_per_sample"] >= rep["golden_pj_per_sample"]["total_mean"]
     assert all(c["figures"] is None for c in rep["comparison"])   # nothing quoted uncited
+    s3 = rep["same_network_as_table_3_2"]
+    assert s3["by_section"]["forward (Hidden - FW + Output - FW)"]["thesis"] == {
+        "add": 116_180_812 + 2_475_459, "mul": 115_730_022 + 2_328_535}
+    for kind in ("add", "mul"):   # the sections partition the iteration (up to rounding)
+        assert abs(sum(v["ours"][kind] for v in s3["by_section"].values())
+                   - s3["ops"][kind]) <= 3
     with pytest.raises(ValueError, match="at least one training sample"):
         energy.energy_report(cfg, 4, [])
 

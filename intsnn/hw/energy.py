@@ -160,9 +160,33 @@ def _iteration_ops(cfg: NetConfig, golden, upd, B: int) -> dict:
     per = _mean_counts([ga.total(a) for a in golden])
     it = ga.add_counts({k: v * B for k, v in per.items()}, upd)
     kinds = ga.kind_totals(it)
+
+    def section(phases, extra=None):
+        c = _mean_counts([ga.total({p: a[p] for p in phases}) for a in golden])
+        c = {k: v * B for k, v in c.items()}
+        k = ga.kind_totals(ga.add_counts(c, extra or {}))
+        return {"add": round(k["add"]), "mul": round(k["mul"])}
+
+    t = ga.thesis_table_3_2()
+    sections = {
+        "forward (Hidden - FW + Output - FW)": {
+            "ours": section(("forward", "traces")),
+            "thesis": {k: t["Hidden - FW"][k] + t["Output - FW"][k] for k in ("add", "mul")}},
+        "error (Error Calculation)": {
+            "ours": section(("error",)),
+            "thesis": {k: t["Error Calculation"][k] for k in ("add", "mul")}},
+        "update (Output - Update + Hidden - Update)": {
+            "ours": section(("feedback", "delta"), upd),
+            "thesis": {k: t["Output - Update"][k] + t["Hidden - Update"][k]
+                       for k in ("add", "mul")},
+            "note": "Table B.4 counts the batch delta as B*H multiplications (and B*O), eq. 3.17 "
+                    "needs one per synapse with a nonzero correlation and feedback: ours counts "
+                    "those event by event"},
+    }
     return {"config": f"{cfg.arch} I={cfg.n_in} H={cfg.n_hidden} O={cfg.n_out} "
                       f"T={cfg.timesteps} B={B}",
             "ops": {k: round(v) for k, v in kinds.items()},
+            "by_section": sections,
             "uj_table_widths": ga.energy_pj(it) / 1e6,
             "uj_all_8bit": ga.energy_pj(it, 8) / 1e6,
             "uj_all_32bit": ga.energy_pj(it, 32) / 1e6}
@@ -212,6 +236,10 @@ def format_energy(rep: dict, title: str = "") -> str:
     lines.append(f"  thesis Table 3.2 (RSNN SHD I=175 H=256 O=20 B=128): ADD {t['add']:,} MUL "
                  f"{t['mul']:,} -> {t['energy_uj_8bit']:.2f} uJ at 8-bit prices, "
                  f"{t['energy_uj_32bit']:.1f} at 32-bit")
+    for name, sec in s3["by_section"].items():
+        o, th = sec["ours"], sec["thesis"]
+        lines.append(f"  {name.split(' (')[0]:8s} ADD {o['add']:>12,} / {th['add']:>12,}  MUL "
+                     f"{o['mul']:>12,} / {th['mul']:>12,}  (golden / thesis)")
     if rep["per_epoch"]:
         e = rep["per_epoch"]
         lines.append(f"epoch of {e['golden']['samples']:,} samples: golden "
