@@ -228,10 +228,10 @@ def format_energy(rep: dict, title: str = "") -> str:
     it = rep["per_training_iteration_of_B"]
     t = rep["thesis_table_3_2"]["rows"]["Total Operations"]
     s3 = rep["same_network_as_table_3_2"]
-    lines.append(f"iteration of B={it['B']}: golden {it['golden_uj']:.2f} uJ, hardware "
-                 f"{it['hw_uj']:.2f} uJ")
+    lines.append(f"iteration of B={it['B']}: golden {it['golden_uj']:.4g} uJ, hardware "
+                 f"{it['hw_uj']:.4g} uJ")
     lines.append(f"  golden ({s3['config']}): ADD {s3['ops']['add']:,} MUL {s3['ops']['mul']:,}"
-                 f" -> {s3['uj_all_8bit']:.2f} uJ at 8-bit prices, {s3['uj_all_32bit']:.1f} at "
+                 f" -> {s3['uj_all_8bit']:.4g} uJ at 8-bit prices, {s3['uj_all_32bit']:.4g} at "
                  f"32-bit")
     lines.append(f"  thesis Table 3.2 (RSNN SHD I=175 H=256 O=20 B=128): ADD {t['add']:,} MUL "
                  f"{t['mul']:,} -> {t['energy_uj_8bit']:.2f} uJ at 8-bit prices, "
@@ -243,7 +243,7 @@ def format_energy(rep: dict, title: str = "") -> str:
     if rep["per_epoch"]:
         e = rep["per_epoch"]
         lines.append(f"epoch of {e['golden']['samples']:,} samples: golden "
-                     f"{e['golden']['uj'] / 1e3:.2f} mJ, hardware {e['hw']['uj'] / 1e3:.2f} mJ")
+                     f"{e['golden']['uj'] / 1e3:.4g} mJ, hardware {e['hw']['uj'] / 1e3:.4g} mJ")
     ck = rep["counters_check"]
     if "cycles_register_checked" in ck:
         lines.append(f"activity counters rebuild the CYCLES register of "
