@@ -49,6 +49,12 @@ def test_lanes_with_work_are_the_golden_operations(samples):
             assert sum(v for k, v in g["delta"].items() if k.startswith("mul")) == \
                 useful["delta_mac"]
             assert useful["acc_input"] == np.count_nonzero(rec.steps["in_spikes"]) * cfg.n_hidden
+            # traces are >= 0 and pg in {0, 1}: a pair has work iff its eq. 3.5 correlation is
+            # nonzero (the golden model's own corr, summed step by step) and its feedback too
+            assert useful["delta_mac"] == (
+                np.count_nonzero(rec.corr_hidden[rec.vfb_hidden != 0])
+                + np.count_nonzero(rec.corr_output[rec.vfb_output != 0]))
+            assert np.count_nonzero(rec.delta_hidden) <= useful["delta_mac"]
 
 
 def test_energy_report_and_cycles_register_check(samples):
