@@ -40,8 +40,9 @@ import numpy as np
 
 from .config import NetConfig
 
-__all__ = ["kind_totals", "OPS", "TABLE_3_3_PJ", "ENERGY_SOURCE", "PHASES", "width_class", "sample_activity",
-           "update_activity", "energy_pj", "total", "add_counts", "thesis_table_3_2"]
+__all__ = ["OPS", "TABLE_3_3_PJ", "ENERGY_SOURCE", "PHASES", "width_class", "sample_activity",
+           "update_activity", "energy_pj", "total", "add_counts", "kind_totals", "count_op",
+           "thesis_table_3_2"]
 
 #: Operation kinds (the thesis's ADD, MUL, bit-shift, CMP columns; SUB counts as ADD).
 OPS = ("add", "mul", "shift", "cmp")
@@ -74,7 +75,8 @@ def _zero() -> dict:
     return {"read_bits": 0, "write_bits": 0}
 
 
-def _add(d: dict, op: str, bits, n) -> None:
+def count_op(d: dict, op: str, bits, n) -> None:
+    """Add ``n`` operations ``op`` whose widest operand has ``max(bits)`` bits to ``d``."""
     n = int(n)
     if n:
         key = f"{op}{width_class(*np.atleast_1d(bits))}"
@@ -132,50 +134,50 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
     nx, nsh, nso = int(np.count_nonzero(x)), int(np.count_nonzero(s_h)), int(np.count_nonzero(s_o))
 
     fw = _zero()
-    _add(fw, "add", vh, nx * H)
+    count_op(fw, "add", vh, nx * H)
     if cfg.input_bits > 1:
-        _add(fw, "mul", (Q, cfg.input_bits), nx * H)
+        count_op(fw, "mul", (Q, cfg.input_bits), nx * H)
     fw["read_bits"] += nx * H * Q
     if cfg.arch == "rsnn":
         v = np.asarray(s["v_hidden"])
         v_prev = v if cfg.rec_source == "pre_reset" else np.where(s_h != 0, 0, v)
         nq = int(np.count_nonzero(v_prev[:-1] >> cfg.rec_shift))
-        _add(fw, "mul", (Q, max(1, vh - cfg.rec_shift)), nq * H)
-        _add(fw, "add", vh, nq * H)
+        count_op(fw, "mul", (Q, max(1, vh - cfg.rec_shift)), nq * H)
+        count_op(fw, "add", vh, nq * H)
         fw["read_bits"] += nq * H * Q
-    _add(fw, "add", vo, nsh * O)
+    count_op(fw, "add", vo, nsh * O)
     fw["read_bits"] += nsh * O * Q
     sat = 2 if cfg.arch == "rsnn" else 0
     for n, bits in ((H, vh), (O, vo)):
-        _add(fw, "shift", bits, T * n)                     # decay V_s >> beta_hat
-        _add(fw, "cmp", bits, T * n * (3 + sat))           # spike, pg window (2), saturation
+        count_op(fw, "shift", bits, T * n)                     # decay V_s >> beta_hat
+        count_op(fw, "cmp", bits, T * n * (3 + sat))           # spike, pg window (2), saturation
         fw["read_bits"] += T * n * bits
         fw["write_bits"] += T * n * (bits + 2)             # voltage, spike and pg bits
     tr = _zero()
     for pre, inc, bits in ((s["pre_hidden"], nx, w["hidden_pre_trace"]),
                            (s["pre_output"], nsh, w["output_pre_trace"])):
         pre = np.asarray(pre)
-        _add(tr, "shift", bits, np.count_nonzero(pre[:-1]))  # nonzero trace decays
-        _add(tr, "add", bits, inc)
+        count_op(tr, "shift", bits, np.count_nonzero(pre[:-1]))  # nonzero trace decays
+        count_op(tr, "add", bits, inc)
         tr["write_bits"] += pre.size * bits
-    _add(tr, "add", w["spike_count"], nso)
+    count_op(tr, "add", w["spike_count"], nso)
 
     er = _zero()
     if cfg.alpha & (cfg.alpha - 1) == 0:
-        _add(er, "shift", w["error"], O)
+        count_op(er, "shift", w["error"], O)
     else:
-        _add(er, "mul", w["error"], O)
-        _add(er, "shift", w["error"], O)
-    _add(er, "add", w["error"], 1)
-    _add(er, "cmp", w["spike_count"], O - 1)
+        count_op(er, "mul", w["error"], O)
+        count_op(er, "shift", w["error"], O)
+    count_op(er, "add", w["error"], 1)
+    count_op(er, "cmp", w["spike_count"], O - 1)
     if cfg.loss in ("positive", "random"):
-        _add(er, "cmp", w["error"], O)
+        count_op(er, "cmp", w["error"], O)
 
     fb, de = _zero(), _zero()
     if train:
         ne = int(np.count_nonzero(rec.vfb_output))
-        _add(fb, "mul", (Q, w["error"]), ne * H)
-        _add(fb, "add", w["hidden_vfb"], max(ne - 1, 0) * H)
+        count_op(fb, "mul", (Q, w["error"]), ne * H)
+        count_op(fb, "add", w["hidden_vfb"], max(ne - 1, 0) * H)
         fb["read_bits"] += ne * H * Q
         dw = w["delta_accumulator"]
         for pg, pre, fbv, cb, vb in (
@@ -184,9 +186,9 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
                 (s["pg_hidden"], s["pre_hidden"], rec.vfb_hidden, w["hidden_corr_trace"],
                  w["hidden_vfb"])):
             npairs, ksum = _pairs(pg, pre, fbv)
-            _add(de, "add", cb, ksum - npairs)
-            _add(de, "mul", (cb, vb), npairs)
-            _add(de, "add", dw, npairs)
+            count_op(de, "add", cb, ksum - npairs)
+            count_op(de, "mul", (cb, vb), npairs)
+            count_op(de, "add", dw, npairs)
             de["read_bits"] += npairs * dw
             de["write_bits"] += npairs * dw
     return {"forward": fw, "traces": tr, "error": er, "feedback": fb, "delta": de}
@@ -199,16 +201,16 @@ def update_activity(cfg: NetConfig) -> dict:
     dw, S = cfg.widths()["delta_accumulator"], cfg.shadow_bits
     up = _zero()
     rounding = cfg.lr_rounding != "floor"
-    _add(up, "add", dw, n * rounding)                      # rounding offset
-    _add(up, "shift", dw, n)                               # learning-rate shift
-    _add(up, "cmp", dw, 2 * n)                             # clip to +-Delta_max
+    count_op(up, "add", dw, n * rounding)                      # rounding offset
+    count_op(up, "shift", dw, n)                               # learning-rate shift
+    count_op(up, "cmp", dw, 2 * n)                             # clip to +-Delta_max
     for p, nl in ((cfg.hidden, cfg.n_hidden * cfg.n_in), (cfg.output, cfg.n_out * cfg.n_hidden)):
         if p.wd_shift is not None:
-            _add(up, "add", S, nl * rounding)
-            _add(up, "shift", S, nl)
-            _add(up, "add", S, nl)
-    _add(up, "add", S, n)                                  # W - step
-    _add(up, "cmp", S + 1, 2 * n)                          # saturate to S bits
+            count_op(up, "add", S, nl * rounding)
+            count_op(up, "shift", S, nl)
+            count_op(up, "add", S, nl)
+    count_op(up, "add", S, n)                                  # W - step
+    count_op(up, "cmp", S + 1, 2 * n)                          # saturate to S bits
     up["read_bits"] += n * (S + dw)
     up["write_bits"] += n * (S + dw)                       # the delta is cleared
     return up

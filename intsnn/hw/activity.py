@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..golden.activity import count_op
 from ..golden.config import NetConfig
 from .config import HwConfig
 from .cycles import _active_groups, _events, _recurrent_inputs
 
-__all__ = ["hw_activity", "cycles_from_activity", "useful_lane_ops", "KINDS"]
+__all__ = ["hw_activity", "cycles_from_activity", "useful_lane_ops", "hw_counts", "KINDS"]
 
 #: Lane-op kinds: synaptic accumulations (input, recurrent, hidden-spike events), neuron
 #: updates, feedback multiply-accumulates, delta multiply-accumulates, update lanes.
@@ -118,28 +119,26 @@ def hw_counts(cfg: NetConfig, lanes: int, act: dict) -> dict:
     terms with ``T - 1`` adders (the masked tree).  The presynaptic traces, the spike counts and
     the error have no lane model: :func:`intsnn.hw.energy.energy_report` adds them as the golden
     model counts them."""
-    from ..golden.activity import _add
-
     w = cfg.widths()
     Q, vh, vo = cfg.inference_bits, w["hidden_voltage"], w["output_voltage"]
     hw = HwConfig(net=cfg, lanes=lanes)
     out = {}
-    _add(out, "add", vh, act["acc_input"] + act["acc_recurrent"])
+    count_op(out, "add", vh, act["acc_input"] + act["acc_recurrent"])
     if cfg.input_bits > 1:
-        _add(out, "mul", (Q, cfg.input_bits), act["acc_input"])
-    _add(out, "mul", (Q, max(1, vh - cfg.rec_shift)), act["acc_recurrent"])
-    _add(out, "add", vo, act["acc_spike"])
+        count_op(out, "mul", (Q, cfg.input_bits), act["acc_input"])
+    count_op(out, "mul", (Q, max(1, vh - cfg.rec_shift)), act["acc_recurrent"])
+    count_op(out, "add", vo, act["acc_spike"])
     sat = 2 if cfg.arch == "rsnn" else 0
     for n, bits in ((hw.HW, vh), (hw.OW, vo)):
-        _add(out, "shift", bits, cfg.timesteps * n * lanes)
-        _add(out, "cmp", bits, cfg.timesteps * n * lanes * (3 + sat))
-    _add(out, "mul", (Q, w["error"]), act["feedback_mac"])
-    _add(out, "add", w["hidden_vfb"], act["feedback_mac"])
+        count_op(out, "shift", bits, cfg.timesteps * n * lanes)
+        count_op(out, "cmp", bits, cfg.timesteps * n * lanes * (3 + sat))
+    count_op(out, "mul", (Q, w["error"]), act["feedback_mac"])
+    count_op(out, "add", w["hidden_vfb"], act["feedback_mac"])
     if act["delta_mac"]:
         n_out = act["active_groups_output"] * cfg.n_hidden * lanes
         for n, cb, vb in ((n_out, w["output_corr_trace"], w["error"]),
                           (act["delta_mac"] - n_out, w["hidden_corr_trace"], w["hidden_vfb"])):
-            _add(out, "add", cb, n * (cfg.timesteps - 1))
-            _add(out, "mul", (cb, vb), n)
-            _add(out, "add", w["delta_accumulator"], n)
+            count_op(out, "add", cb, n * (cfg.timesteps - 1))
+            count_op(out, "mul", (cb, vb), n)
+            count_op(out, "add", w["delta_accumulator"], n)
     return out

@@ -22,8 +22,8 @@ from ..golden.config import NetConfig
 from . import activity as ha
 from .config import HwConfig
 
-__all__ = ["sample_entry", "energy_report", "manifest_energy", "format_energy", "preset_records", "TRAIN_SET_SIZE",
-           "COMPARISON"]
+__all__ = ["sample_entry", "energy_report", "manifest_energy", "format_energy",
+           "preset_records", "TRAIN_SET_SIZE", "COMPARISON"]
 
 #: Training-set sizes of the thesis's data sets, for the per-epoch figure.
 TRAIN_SET_SIZE = {"mnist": 60_000, "shd": 8_156}
@@ -144,7 +144,8 @@ def energy_report(cfg: NetConfig, lanes: int, entries, epoch_samples=None,
             "hw_uj": (e_hw.mean() * B + e_upd_hw) / 1e6},
         "same_network_as_table_3_2": _iteration_ops(cfg, golden, upd, B),
         "thesis_table_3_2": {
-            "network": "RSNN, SHD, I=175 H=256 O=20 B=128 (T=10 fits its counts), integer-only MP 16-8; "
+            "network": "RSNN, SHD, I=175 H=256 O=20 B=128 (T=10 fits its counts), "
+                       "integer-only MP 16-8; "
                        "dense counts scaled by Table B.5 activity coefficients",
             "rows": ga.thesis_table_3_2()},
         "comparison": COMPARISON,
