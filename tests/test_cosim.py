@@ -75,6 +75,31 @@ CASES = [
 ]
 
 
+MODE_CASES = [
+    # sim, preset, S, Q, n_hidden, train, test, batch, error mode, loss, clip order
+    pytest.param("icarus", "shd-rsnn", 16, 8, 8, 4, 2, 3, "feedback", "random", None,
+                 marks=pytest.mark.icarus, id="icarus-shd-rsnn-feedback-random"),
+    pytest.param("verilator", "mnist-snn", 16, 8, 16, 8, 4, 4, "final", "positive",
+                 "clip_then_shift", marks=[pytest.mark.verilator, pytest.mark.slow],
+                 id="verilator-mnist-snn-final-positive-clip"),
+]
+
+
+@pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch,mode,loss,order",
+                         MODE_CASES)
+def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test,
+                                      batch, mode, loss, order):
+    over = {"n_hidden": n_hidden, "error_mode": mode, "loss": loss}
+    if order:
+        over["clip_order"] = order
+    o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
+              train_samples=n_train, test_samples=n_test, batch_size=batch, overrides=over)
+    r = cosimulate(o)
+    assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
+    assert r["checked"]["updates"] == -(-n_train // batch)
+    assert (r["config"]["error_mode"], r["config"]["loss"]) == (mode, loss)
+
+
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)
 def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test, batch):
     o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
@@ -224,8 +249,10 @@ def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys, monkeypatch, 
                                                    f"{bad}: ")
 
 
+# the random loss: a resumed run must also restore the noise keys (UPDATES)
 RESUME = dict(sim="verilator", preset="mnist-snn", shadow_bits=16, inference_bits=8,
-              train_samples=8, test_samples=4, batch_size=4, overrides={"n_hidden": 16})
+              train_samples=8, test_samples=4, batch_size=4,
+              overrides={"n_hidden": 16, "loss": "random"})
 
 
 def _same_run(a, b):

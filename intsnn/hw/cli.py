@@ -25,11 +25,14 @@ __all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
-               batch_size=None, headroom=None, lr_rounding=None):
+               batch_size=None, headroom=None, lr_rounding=None, error=None, loss=None,
+               clip_order=None, rec_source=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
-    if lr_rounding is not None:
-        over["lr_rounding"] = lr_rounding
+    for field, value in (("lr_rounding", lr_rounding), ("error_mode", error), ("loss", loss),
+                         ("clip_order", clip_order), ("rec_source", rec_source)):
+        if value is not None:
+            over[field] = value
     if n_out is not None:
         over["n_out"] = n_out
     if batch_size is not None:
@@ -76,7 +79,8 @@ def run_generate(a) -> int:
     out = outputs.check_out_dir(a.out)
     n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
-                     a.headroom, getattr(a, "lr_rounding", None))
+                     a.headroom, getattr(a, "lr_rounding", None), a.error, a.loss,
+                     a.clip_order, a.rec_source)
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     n_act = getattr(a, "activity_samples", 0)

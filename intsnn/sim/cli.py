@@ -34,8 +34,10 @@ def _overrides(a) -> dict:
         over["n_hidden"] = a.n_hidden
     if getattr(a, "headroom", None) is not None:
         over["headroom"] = a.headroom
-    if getattr(a, "lr_rounding", None) is not None:
-        over["lr_rounding"] = a.lr_rounding
+    for opt, field in (("lr_rounding", "lr_rounding"), ("error", "error_mode"), ("loss", "loss"),
+                       ("clip_order", "clip_order"), ("rec_source", "rec_source")):
+        if getattr(a, opt, None) is not None:
+            over[field] = getattr(a, opt)
     return over
 
 

@@ -215,7 +215,9 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 #: NetConfig fields that ``intsnn generate`` sets from an option.
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
-                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding"}
+                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding",
+                     "error_mode": "--error", "loss": "--loss", "clip_order": "--clip-order",
+                     "rec_source": "--rec-source"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -553,6 +555,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
+                  "loss_seed": o.seed,
                   "progress": str(work / "progress"),
                   "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
                                  "every_s": o.checkpoint_every_s}}
@@ -683,6 +686,16 @@ def conclusion(r: dict) -> str:
     return "The run stopped before every sample was checked (see report.json)."
 
 
+def _modes(config: dict) -> str:
+    """The error mode, loss, clip order and RSNN B16 source where they are not the defaults."""
+    out = [f"{name} {config.get(key, default)}" for key, name, default in (
+        ("error_mode", "error", "direct"), ("loss", "loss", "standard"),
+        ("clip_order", "clip order", "shift_then_clip"),
+        ("rec_source", "B16 of", "pre_reset")) if config.get(key, default) != default
+        and (key != "rec_source" or config.get("arch") == "rsnn")]
+    return "".join(f", {o}" for o in out)
+
+
 def summary_table(r: dict) -> str:
     """Short text comparison of a report, ending with what it shows."""
     acc, cyc, tm = r["accuracy"], r["cycles"], r["time"]
@@ -695,7 +708,7 @@ def summary_table(r: dict) -> str:
 
     lines = [
         f"{r['preset']} (lanes {r['lanes']}, S/Q {r['config']['shadow_bits']}/"
-        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}) on "
+        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}{_modes(r['config'])}) on "
         f"{r['simulator']['name']} {r['simulator']['version']}: "
         f"{r['data']['train_samples']} train / {r['data']['test_samples']} test samples",
         "                      hardware    golden",
