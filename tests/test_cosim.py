@@ -98,6 +98,8 @@ def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_t
     assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
     assert r["checked"]["updates"] == -(-n_train // batch)
     assert (r["config"]["error_mode"], r["config"]["loss"]) == (mode, loss)
+    # the activity counters (error neurons and loss noise included) rebuild every CYCLES register
+    assert r["energy"]["counters_check"]["cycles_register_equal"] == n_train
 
 
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)
@@ -120,7 +122,8 @@ def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_
     en = r["energy"]
     assert en["counters_check"] == {"samples": n_train, "cycles_register_equal": n_train,
                                     "cycles_register_checked": n_train}
-    lanes, lane, use = r["lanes"], en["hw_lane_ops_per_sample"], en["hw_useful_lane_ops_per_sample"]
+    lanes = r["lanes"]
+    lane, use = en["hw_lane_ops_per_sample"], en["hw_useful_lane_ops_per_sample"]
     assert lane["acc_spike"] * r["config"]["n_out"] == pytest.approx(
         use["acc_spike"] * lanes * -(-r["config"]["n_out"] // lanes))
     assert en["golden_pj_per_sample"]["total_min"] > 0

@@ -77,9 +77,20 @@ def test_energy_prices_and_the_thesis_table():
         A.energy_pj({}, 16)
 
 
-@pytest.mark.parametrize("kw,msg", [({"arch": "csnn", "n_hidden": 4608}, "arch 'snn' and 'rsnn'"),
-                                    ({"error_mode": "final"}, "error_mode 'direct'")])
-def test_unsupported_configs_fail_clearly(kw, msg):
-    cfg = NetConfig(**kw)
-    with pytest.raises(ValueError, match=msg):
-        A.update_activity(cfg)
+@pytest.mark.parametrize("kw,expected", [
+    # argmax 1 compare (2-bit counts); the loss: 2 shifts (alpha = 4), the label's subtraction;
+    # error neurons' voltages are 9 bits (T*(|e|max 4 + threshold 64) = 136): the 32-bit column
+    ({"error_mode": "final"}, {"cmp8": 1, "shift8": 2, "add8": 1, "add32": 2 * 3,
+                               "cmp32": 2 * 2}),
+    ({"error_mode": "feedback", "soft_error_start": 0},   # the loss and 2 neurons at 2 steps
+     {"cmp8": 1, "shift8": 4, "add8": 2, "add32": 2 * 2 * 6, "cmp32": 2 * 2 * 2}),
+    ({"loss": "positive"}, {"cmp8": 1 + 2, "shift8": 2, "add8": 1}),
+])
+def test_error_modes_and_losses(kw, expected):
+    act = A.sample_activity(tiny(**kw), record([[1, 0, 1], [0, 0, 1]]))
+    assert act["error"] == {**expected, "read_bits": 0, "write_bits": 0}
+
+
+def test_unsupported_configs_fail_clearly():
+    with pytest.raises(ValueError, match="arch 'snn' and 'rsnn'"):
+        A.update_activity(NetConfig(arch="csnn", n_hidden=4608))

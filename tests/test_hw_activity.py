@@ -19,6 +19,12 @@ def samples():
     for name in ("mnist-snn", "shd-snn", "shd-rsnn"):
         cfg = preset(name, n_out=10)
         out[name] = (cfg, energy.preset_records(name, cfg, 3))
+    # the error modes, losses and post-reset RSNN the hardware also implements
+    for name, kw in (("mnist-snn", dict(error_mode="final", loss="positive")),
+                     ("shd-rsnn", dict(error_mode="feedback", loss="random",
+                                       rec_source="post_reset"))):
+        cfg = preset(name, n_out=10, **kw)
+        out[f"{name}-{kw['error_mode']}"] = (cfg, energy.preset_records(name, cfg, 2))
     return out
 
 

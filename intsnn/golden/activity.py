@@ -18,8 +18,13 @@ What is counted (docs/algorithm.md, "Activity counts and energy"):
   saturate).
 * ``traces`` -- the presynaptic traces: a shift per nonzero trace, an add per nonzero input;
   the output spike count: an add per output spike.
-* ``error`` -- per output ``(count * alpha) >> log2 T`` (one shift when ``alpha`` is a power of
-  two, else a multiplication and a shift), the label's subtraction, ``O - 1`` argmax compares.
+* ``error`` -- ``O - 1`` argmax compares; the loss (eqs. 3.6-3.8): per output
+  ``(count * alpha) >> log2 T`` (one shift when ``alpha`` is a power of two, else a
+  multiplication and a shift), the label's subtraction, a zero test for the positive and random
+  losses (the random loss's hashed noise is not counted); Final mode: two error neurons per output
+  from rest (2 adds, 2 compares, 1 add for ``s+ - s-``); Feedback mode: the loss and the error
+  neurons (+ soft-reset subtractions and the integration) at every step ``t >=
+  soft_error_start``.
 * ``feedback`` -- ``B_Q(W_out)^T e`` over the nonzero errors: ``H`` multiplications each and
   ``H`` additions per nonzero error after the first.
 * ``delta`` -- per (post ``n``, pre ``m``) pair with a nonzero feedback and ``k >= 1`` steps
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import NetConfig
+from .config import NetConfig, bits_signed
 
 __all__ = ["OPS", "TABLE_3_3_PJ", "ENERGY_SOURCE", "PHASES", "width_class", "sample_activity",
            "update_activity", "energy_pj", "total", "add_counts", "kind_totals", "count_op",
@@ -102,9 +107,26 @@ def total(act: dict) -> dict:
 def _check(cfg: NetConfig) -> None:
     if cfg.arch not in ("snn", "rsnn"):
         raise ValueError(f"activity counts cover arch 'snn' and 'rsnn', got {cfg.arch!r}")
-    if cfg.error_mode != "direct":
-        raise ValueError("activity counts cover error_mode 'direct' (the presets'), got "
-                         f"{cfg.error_mode!r}")
+
+
+def _fb_neuron_bits(cfg: NetConfig) -> int:
+    """Width of an error neuron's voltage (eqs. 3.9-3.12): ``|v| <= T*(|e|max + threshold)``."""
+    b = cfg.timesteps * (cfg.error_abs_max + cfg.fb_threshold)
+    return bits_signed(-b, b)
+
+
+def _loss(d: dict, cfg: NetConfig, w: dict) -> None:
+    """Eqs. 3.6-3.8 on the counts, once: per output the scaling, the label's subtraction, and
+    the zero test of the positive/random losses."""
+    O = cfg.n_out
+    if cfg.alpha & (cfg.alpha - 1) == 0:
+        count_op(d, "shift", w["error"], O)
+    else:
+        count_op(d, "mul", w["error"], O)
+        count_op(d, "shift", w["error"], O)
+    count_op(d, "add", w["error"], 1)
+    if cfg.loss in ("positive", "random"):
+        count_op(d, "cmp", w["error"], O)
 
 
 def _pairs(pg, pre, fb):
@@ -163,26 +185,33 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
     count_op(tr, "add", w["spike_count"], nso)
 
     er = _zero()
-    if cfg.alpha & (cfg.alpha - 1) == 0:
-        count_op(er, "shift", w["error"], O)
+    count_op(er, "cmp", w["spike_count"], O - 1)                # argmax
+    fbn = _fb_neuron_bits(cfg)
+    if cfg.error_mode == "feedback":
+        # each step t >= soft_error_start: the loss on the counts so far, then per output two
+        # error neurons (soft-reset subtraction, +-e, threshold compare) and v_fb += s+ - s-
+        steps = max(0, T - cfg.soft_error_start)
+        for _ in range(steps):
+            _loss(er, cfg, w)
+        count_op(er, "add", fbn, steps * O * 6)
+        count_op(er, "cmp", fbn, steps * O * 2)
     else:
-        count_op(er, "mul", w["error"], O)
-        count_op(er, "shift", w["error"], O)
-    count_op(er, "add", w["error"], 1)
-    count_op(er, "cmp", w["spike_count"], O - 1)
-    if cfg.loss in ("positive", "random"):
-        count_op(er, "cmp", w["error"], O)
+        _loss(er, cfg, w)
+        if cfg.error_mode == "final":                         # one step from rest: no reset
+            count_op(er, "add", fbn, O * 3)
+            count_op(er, "cmp", fbn, O * 2)
 
     fb, de = _zero(), _zero()
     if train:
         ne = int(np.count_nonzero(rec.vfb_output))
-        count_op(fb, "mul", (Q, w["error"]), ne * H)
+        vb = bits_signed(-cfg.vfb_output_max, cfg.vfb_output_max)
+        count_op(fb, "mul", (Q, vb), ne * H)
         count_op(fb, "add", w["hidden_vfb"], max(ne - 1, 0) * H)
         fb["read_bits"] += ne * H * Q
         dw = w["delta_accumulator"]
         for pg, pre, fbv, cb, vb in (
                 (s["pg_output"], s["pre_output"], rec.vfb_output, w["output_corr_trace"],
-                 w["error"]),
+                 bits_signed(-cfg.vfb_output_max, cfg.vfb_output_max)),
                 (s["pg_hidden"], s["pre_hidden"], rec.vfb_hidden, w["hidden_corr_trace"],
                  w["hidden_vfb"])):
             npairs, ksum = _pairs(pg, pre, fbv)

@@ -18,35 +18,37 @@ from __future__ import annotations
 import numpy as np
 
 from ..golden.activity import count_op
-from ..golden.config import NetConfig
+from ..golden.config import NetConfig, bits_signed
 from .config import HwConfig
 from .cycles import _active_groups, _events, _recurrent_inputs
 
 __all__ = ["hw_activity", "cycles_from_activity", "useful_lane_ops", "hw_counts", "KINDS"]
 
 #: Lane-op kinds: synaptic accumulations (input, recurrent, hidden-spike events), neuron
-#: updates, feedback multiply-accumulates, delta multiply-accumulates, update lanes.
-KINDS = ("acc_input", "acc_recurrent", "acc_spike", "neuron", "feedback_mac", "delta_mac")
+#: updates, error-neuron updates (Feedback mode), feedback and delta multiply-accumulates.
+KINDS = ("acc_input", "acc_recurrent", "acc_spike", "neuron", "error_neuron", "feedback_mac",
+         "delta_mac")
 
 
 def hw_activity(cfg: NetConfig, lanes: int, rec, train: bool = True) -> dict:
     """Lane ops by kind (:data:`KINDS`) and the word counts of the schedule, for one sample.
 
     Word counts: ``event_words`` (words containing an event, each costing one cycle beyond the
-    scan), ``active_groups_output``/``active_groups_hidden`` (delta groups with work).
+    scan), ``active_groups_output``/``active_groups_hidden`` (delta groups with work);
+    ``noise_cycles``: cycles of the random loss's noise unit (not priced).
     """
     hw = HwConfig(net=cfg, lanes=lanes)
     P, IW, HW, OW = lanes, hw.IW, hw.HW, hw.OW
     T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
     s = rec.steps
     out = dict.fromkeys(KINDS, 0)
-    out.update(event_words=0, active_groups_output=0, active_groups_hidden=0)
+    out.update(event_words=0, active_groups_output=0, active_groups_hidden=0, noise_cycles=0)
     for t in range(T):
         zw, nz = _events(s["in_spikes"][t], P)
         out["event_words"] += zw
         out["acc_input"] += nz * HW * P
         if cfg.arch == "rsnn" and t > 0:
-            zw, nz = _events(_recurrent_inputs(cfg, s["v_hidden"], t), P)
+            zw, nz = _events(_recurrent_inputs(cfg, s["v_hidden"], s["s_hidden"], t), P)
             out["event_words"] += zw
             out["acc_recurrent"] += nz * HW * P
         zw, nz = _events(s["s_hidden"][t], P)
@@ -55,6 +57,8 @@ def hw_activity(cfg: NetConfig, lanes: int, rec, train: bool = True) -> dict:
     out["neuron"] = T * (HW + OW) * P
     if train:
         out["feedback_mac"] = H * OW * P
+        out["error_neuron"] = hw.error_neuron_steps * OW * P
+        out["noise_cycles"] = hw.noise_runs * hw.noise_cycles
         go = int(_active_groups(s["pg_output"], rec.vfb_output, P).sum())
         gh = int(_active_groups(s["pg_hidden"], rec.vfb_hidden, P).sum())
         out["active_groups_output"], out["active_groups_hidden"] = go, gh
@@ -81,6 +85,8 @@ def cycles_from_activity(cfg: NetConfig, lanes: int, act: dict, train: bool = Tr
     if not train:
         return cyc
     cyc += act["feedback_mac"] // P + hw.FEEDBACK_LATENCY
+    cyc += act["error_neuron"] // P + hw.error_neuron_steps * hw.ERROR_NEURON_LATENCY
+    cyc += act["noise_cycles"]
     cyc += 2 * (OW + HW)
     cyc += act["delta_mac"] // P
     cyc += (hw.DELTA_LATENCY - 1) * (act["active_groups_output"] + act["active_groups_hidden"])
@@ -95,14 +101,14 @@ def useful_lane_ops(cfg: NetConfig, rec, train: bool = True) -> dict:
     out = dict.fromkeys(KINDS, 0)
     out["acc_input"] = int(np.count_nonzero(s["in_spikes"])) * H
     if cfg.arch == "rsnn":
-        v = np.asarray(s["v_hidden"])
-        v_prev = v if cfg.rec_source == "pre_reset" else np.where(
-            np.asarray(s["s_hidden"]) != 0, 0, v)
-        out["acc_recurrent"] = int(np.count_nonzero(v_prev[:-1] >> cfg.rec_shift)) * H
+        out["acc_recurrent"] = H * sum(
+            int(np.count_nonzero(_recurrent_inputs(cfg, s["v_hidden"], s["s_hidden"], t)))
+            for t in range(1, T))
     out["acc_spike"] = int(np.count_nonzero(s["s_hidden"])) * O
     out["neuron"] = T * (H + O)
     if train:
         out["feedback_mac"] = int(np.count_nonzero(rec.vfb_output)) * H
+        out["error_neuron"] = HwConfig(net=cfg, lanes=1).error_neuron_steps * O
         pairs = 0
         for pg, pre, fb in ((s["pg_output"], s["pre_output"], rec.vfb_output),
                             (s["pg_hidden"], s["pre_hidden"], rec.vfb_hidden)):
@@ -117,7 +123,7 @@ def hw_counts(cfg: NetConfig, lanes: int, act: dict) -> dict:
     :func:`intsnn.golden.activity.energy_pj`, with the widths the golden count uses: every lane
     of a word operation does the operation, idle or not; a delta lane adds its ``T`` correlation
     terms with ``T - 1`` adders (the masked tree).  The presynaptic traces, the spike counts and
-    the error have no lane model: :func:`intsnn.hw.energy.energy_report` adds them as the golden
+    the error (with the error neurons) have no lane model: :func:`intsnn.hw.energy.energy_report` adds them as the golden
     model counts them."""
     w = cfg.widths()
     Q, vh, vo = cfg.inference_bits, w["hidden_voltage"], w["output_voltage"]
@@ -132,11 +138,12 @@ def hw_counts(cfg: NetConfig, lanes: int, act: dict) -> dict:
     for n, bits in ((hw.HW, vh), (hw.OW, vo)):
         count_op(out, "shift", bits, cfg.timesteps * n * lanes)
         count_op(out, "cmp", bits, cfg.timesteps * n * lanes * (3 + sat))
-    count_op(out, "mul", (Q, w["error"]), act["feedback_mac"])
+    vbo = bits_signed(-cfg.vfb_output_max, cfg.vfb_output_max)
+    count_op(out, "mul", (Q, vbo), act["feedback_mac"])
     count_op(out, "add", w["hidden_vfb"], act["feedback_mac"])
     if act["delta_mac"]:
         n_out = act["active_groups_output"] * cfg.n_hidden * lanes
-        for n, cb, vb in ((n_out, w["output_corr_trace"], w["error"]),
+        for n, cb, vb in ((n_out, w["output_corr_trace"], vbo),
                           (act["delta_mac"] - n_out, w["hidden_corr_trace"], w["hidden_vfb"])):
             count_op(out, "add", cb, n * (cfg.timesteps - 1))
             count_op(out, "mul", (cb, vb), n)

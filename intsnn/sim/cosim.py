@@ -411,7 +411,7 @@ def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict |
     from ..hw.energy import TRAIN_SET_SIZE, energy_report
 
     n = len(measured)
-    if n == 0 or cfg.arch not in ("snn", "rsnn") or cfg.error_mode != "direct":
+    if n == 0 or cfg.arch not in ("snn", "rsnn"):
         return None
     epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
     return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
