@@ -98,6 +98,8 @@ def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_t
     assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
     assert r["checked"]["updates"] == -(-n_train // batch)
     assert (r["config"]["error_mode"], r["config"]["loss"]) == (mode, loss)
+    # the activity counters (error neurons and loss noise included) rebuild every CYCLES register
+    assert r["energy"]["counters_check"]["cycles_register_equal"] == n_train
 
 
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)
@@ -115,6 +117,16 @@ def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_
     assert r["cycles"]["work_per_train_sample"]["n"] == n_train
     assert 1 <= r["cycles"]["ratio_to_work"]["of_sums"] <= r["cycles"]["ratio_to_work"]["max"]
     assert r["cycles"]["total_simulated"] > 0 and 0 <= r["time"]["python_share"] < 1
+    # the activity counters rebuild every sample's CYCLES register read from the hardware, and
+    # count the same synaptic events as the golden model (lane ops = events x padded width)
+    en = r["energy"]
+    assert en["counters_check"] == {"samples": n_train, "cycles_register_equal": n_train,
+                                    "cycles_register_checked": n_train}
+    lanes = r["lanes"]
+    lane, use = en["hw_lane_ops_per_sample"], en["hw_useful_lane_ops_per_sample"]
+    assert lane["acc_spike"] * r["config"]["n_out"] == pytest.approx(
+        use["acc_spike"] * lanes * -(-r["config"]["n_out"] // lanes))
+    assert en["golden_pj_per_sample"]["total_min"] > 0
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["config"]["n_hidden"] == n_hidden and saved["simulator"]["name"] == sim
 

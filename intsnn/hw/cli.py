@@ -83,6 +83,11 @@ def run_generate(a) -> int:
                      a.clip_order, a.rec_source)
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
+    n_act = getattr(a, "activity_samples", 0)
+    energy = None
+    if n_act and cfg.arch in ("snn", "rsnn"):
+        from .energy import manifest_energy
+        energy = manifest_energy(a.preset, cfg, lanes, n_act, a.data_dir, a.data_name)
     with outputs.run_lock(out):
         tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=out))
         try:
@@ -91,6 +96,8 @@ def run_generate(a) -> int:
                 vtmp, man = generate(cfg, lanes, tmp)
             gen_s = time.perf_counter() - t0
             man["generation_seconds"] = round(gen_s, 2)
+            if energy is not None:
+                man["energy"] = energy
             outputs.write_json(tmp / "manifest.json", man, indent=2, default=str)
             stale = install_outputs(tmp, out)
         finally:
@@ -118,6 +125,9 @@ def run_generate(a) -> int:
         print(f"  {g:8s} {bits:12,d} bits")
     print(f"cycles/sample: {man['cycles']['sample']}")
     print(f"cycles/update: {man['cycles']['update_cycles']:,}")
+    if energy is not None and "golden_ops_per_sample" in energy:
+        from .energy import format_energy
+        print(format_energy(energy, f"({energy['samples']} training samples, initial weights)"))
     if "synthesis" in man:
         s = man["synthesis"]
         print(f"ECP5: LUT4 {s['LUT4']}  FF {s['FF']}  BRAM {s['BRAM']}  DSP {s['DSP']}")

