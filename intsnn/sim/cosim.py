@@ -153,7 +153,8 @@ def batch_cycles(cfg: NetConfig, model: IntSNN, x, labels, lanes: int, train: bo
     pass of the whole batch (its per-step record) and, for training, its error signals with the
     random-loss noise of each sample's position in the batch (as ``batch_deltas`` draws it).
     The same observables as :meth:`IntSNN.run_sample` gives one sample at a time, about twice
-    as fast.
+    as fast (used for inference samples; training samples also need run_sample's whole record,
+    for the energy report).
     """
     from ..golden import reference as ref
     from ..golden.model import loss_rng_bits
@@ -180,25 +181,33 @@ def batch_cycles(cfg: NetConfig, model: IntSNN, x, labels, lanes: int, train: bo
 
 
 def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None,
-                      done: list | None = None):
+                      weights=None, done: list | None = None):
     """The golden model over the samples: per-sample counts/predictions, weights per update.
 
-    With ``lanes``, also every sample's exact cycle count (:func:`batch_cycles`, from the golden
-    observables of that sample with the weights it sees) and, for training samples, the work
-    the design must do (:func:`intsnn.hw.cycles.sample_work`).  ``done[0]`` counts the samples
-    finished (for a progress bar in another thread).
+    With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`
+    for training samples, from the golden observables of that sample with the weights it sees;
+    :func:`batch_cycles` for test samples) and, for training samples, the work the design must
+    do (:func:`intsnn.hw.cycles.sample_work`).  ``weights`` (a
+    :class:`~intsnn.golden.init.Weights`) replaces the seeded initial weights.  ``done[0]``
+    counts the samples finished (for a progress bar in another thread).
     """
-    model = IntSNN(cfg, seed)
+    from ..hw import cycles
+    from ..hw.energy import sample_entry
+
+    model = IntSNN(cfg, seed, weights=weights)
     w0 = model.weights.copy()
     B = cfg.batch_size
     done = done if done is not None else [0]
     counts_tr, weights = [], []
-    cyc_tr, work_tr = [], []
+    cyc_tr, work_tr, act_tr = [], [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
-            c, w = batch_cycles(cfg, model, xtr[s:s + B], ytr[s:s + B], lanes)
-            cyc_tr.append(c)
-            work_tr.append(w)
+            for j in range(s, min(s + B, len(ytr))):
+                rec = model.run_sample(xtr[j], int(ytr[j]))
+                exp, work = cycles.from_record(cfg, lanes, rec)
+                cyc_tr.append(exp)
+                work_tr.append(work)
+                act_tr.append(sample_entry(cfg, lanes, rec))
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -216,9 +225,9 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     return {"w0": w0, "weights": weights, "counts_train": counts_tr,
             "pred_train": np.argmax(counts_tr, axis=1) if len(counts_tr) else np.zeros(0),
             "counts_test": counts_te, "pred_test": pred_te,
-            "cycles_train": np.concatenate(cyc_tr) if cyc_tr else np.zeros(0, np.int64),
+            "cycles_train": np.asarray(cyc_tr, np.int64),
             "cycles_test": cyc_te if lanes is not None else np.zeros(0, np.int64),
-            "work_train": np.concatenate(work_tr) if work_tr else np.zeros(0)}
+            "work_train": np.asarray(work_tr, np.float64), "activity_train": act_tr}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -250,7 +259,9 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 #: NetConfig fields that ``intsnn generate`` sets from an option.
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
-                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding"}
+                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding",
+                     "error_mode": "--error", "loss": "--loss", "clip_order": "--clip-order",
+                     "rec_source": "--rec-source"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -438,6 +449,18 @@ def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
             "work_definition": cycles.WORK_DEFINITION}
 
 
+def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict | None:
+    """Operations and Table 3.3 energy of the co-simulated training samples; the activity
+    counters must rebuild each sample's measured CYCLES register."""
+    from ..hw.energy import TRAIN_SET_SIZE, energy_report
+
+    n = len(measured)
+    if n == 0 or cfg.arch not in ("snn", "rsnn"):
+        return None
+    epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
+    return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
+
+
 def _log(o: CosimOptions, msg: str):
     if not o.quiet:
         print(msg, flush=True)
@@ -538,7 +561,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     def run_golden():
         try:
             t0 = time.perf_counter()
-            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes, golden["done"])
+            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes,
+                                            done=golden["done"])
             golden["s"] = time.perf_counter() - t0
         except BaseException as exc:  # re-raised in the main thread
             golden["error"] = exc
@@ -600,6 +624,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
+                  "loss_seed": o.seed,
                   "progress": str(work / "progress"),
                   "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
                                  "every_s": o.checkpoint_every_s}}
@@ -710,6 +735,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "sim_log": str(log),
         "waves": waves,
     }
+    report["energy"] = _energy(cfg, lanes, g, res["cycles_train"], meta)
     report["time"]["wall_s"] = time.perf_counter() - t_all
     write_report(out, report)
     ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
@@ -732,6 +758,16 @@ def conclusion(r: dict) -> str:
     return "The run stopped before every sample was checked (see report.json)."
 
 
+def _modes(config: dict) -> str:
+    """The error mode, loss, clip order and RSNN B16 source where they are not the defaults."""
+    out = [f"{name} {config.get(key, default)}" for key, name, default in (
+        ("error_mode", "error", "direct"), ("loss", "loss", "standard"),
+        ("clip_order", "clip order", "shift_then_clip"),
+        ("rec_source", "B16 of", "pre_reset")) if config.get(key, default) != default
+        and (key != "rec_source" or config.get("arch") == "rsnn")]
+    return "".join(f", {o}" for o in out)
+
+
 def summary_table(r: dict) -> str:
     """Short text comparison of a report, ending with what it shows."""
     acc, cyc, tm = r["accuracy"], r["cycles"], r["time"]
@@ -744,7 +780,7 @@ def summary_table(r: dict) -> str:
 
     lines = [
         f"{r['preset']} (lanes {r['lanes']}, S/Q {r['config']['shadow_bits']}/"
-        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}) on "
+        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}{_modes(r['config'])}) on "
         f"{r['simulator']['name']} {r['simulator']['version']}: "
         f"{r['data']['train_samples']} train / {r['data']['test_samples']} test samples",
         "                      hardware    golden",
@@ -780,6 +816,14 @@ def summary_table(r: dict) -> str:
                      f"(session {res['sessions']})")
     for w in r.get("waves") or []:
         lines.append(f"waves                 {w['path']} ({w['bytes'] / 1e6:,.1f} MB)")
+    en = r.get("energy")
+    if en:  # intsnn.hw.energy: Table 3.3 prices, operations only
+        gp, ck = en["golden_pj_per_sample"], en["counters_check"]
+        lines.append(f"energy / train sample {gp['total_mean'] / 1e3:,.1f} nJ golden ops, "
+                     f"{en['hw_pj_per_sample'] / 1e3:,.1f} nJ hardware lane ops; update "
+                     f"{en['golden_pj_per_update'] / 1e3:,.1f} nJ (thesis Table 3.3 prices; "
+                     f"counters rebuild {ck['cycles_register_equal']}/"
+                     f"{ck['cycles_register_checked']} CYCLES registers)")
     d = r.get("diagnosis")
     if d:
         lines.append(f"FIRST DIVERGENCE: {d['phase']} sample {d['sample']}, timestep "
