@@ -41,11 +41,46 @@ def _overrides(a) -> dict:
     return over
 
 
+#: Options of the training co-simulation that the inference mode (--weights) has no use for.
+_TRAINING_ONLY = {"train_samples": ("--train-samples", 64), "waves": ("--waves", False),
+                  "no_resume": ("--no-resume", False), "checkpoint_every": ("--checkpoint-every",
+                                                                            30.0)}
+_INFERENCE_ONLY = {"workers": ("--workers", 2), "address": ("--address", None),
+                   "shard_size": ("--shard-size", None)}
+
+
+def _refuse(a, options: dict, mode: str):
+    for attr, (flag, default) in options.items():
+        if getattr(a, attr, default) != default:
+            raise ValueError(f"{flag} has no effect {mode}")
+
+
+def run_infer(a) -> int:
+    from .infer import InferOptions, infer, summary_table as infer_table
+    _refuse(a, {k: v for k, v in _TRAINING_ONLY.items() if k != "no_resume"},
+            "with --weights (inference mode)")
+    o = InferOptions(weights=a.weights, preset=a.preset, sim=a.sim, data_dir=a.data_dir,
+                     data_name=a.data_name, test_samples=a.test_samples, lanes=a.lanes,
+                     shadow_bits=a.shadow_bits, inference_bits=a.inference_bits,
+                     batch_size=a.batch_size, overrides=_overrides(a), seed=a.seed,
+                     workers=a.workers, address=a.address, shard_size=a.shard_size, out=a.out,
+                     build_root=a.build_dir, hw_dir=a.hw_dir, resume=not a.no_resume)
+    r = infer(o)
+    print(infer_table(r))
+    print(f"wrote {o.out}/report.json")
+    return 0 if r["status"] == "match" else 1
+
+
 def run_cosim(a) -> int:
+    if getattr(a, "weights", None) is not None:
+        return run_infer(a)
+    _refuse(a, _INFERENCE_ONLY, "without --weights (training mode)")
     o = CosimOptions(preset=a.preset, sim=a.sim, data_dir=a.data_dir,
-                     train_samples=a.train_samples, test_samples=a.test_samples,
+                     train_samples=a.train_samples,
+                     test_samples=64 if a.test_samples is None else a.test_samples,
                      batch_size=a.batch_size, lanes=a.lanes, shadow_bits=a.shadow_bits,
-                     inference_bits=a.inference_bits, seed=a.seed, waves=a.waves, out=a.out,
+                     inference_bits=a.inference_bits, seed=0 if a.seed is None else a.seed,
+                     waves=a.waves, out=a.out,
                      hw_dir=a.hw_dir, build_root=a.build_dir, overrides=_overrides(a),
                      data_name=a.data_name, resume=not a.no_resume,
                      checkpoint_every_s=a.checkpoint_every)

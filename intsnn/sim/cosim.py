@@ -52,6 +52,7 @@ from ..sw.progress import follow, format_seconds, heartbeat
 from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
                         make_config)
 from . import tb
+from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
@@ -144,14 +145,51 @@ def load_samples(o: CosimOptions):
     return cfg, xtr, tr.y[rows_tr], xte, te.y[rows_te], meta
 
 
+def batch_cycles(cfg: NetConfig, model: IntSNN, x, labels, lanes: int, train: bool = True):
+    """Exact cycle count of every sample of ``x`` on the core with ``model``'s weights, and
+    for training samples the work the design must do: ``(cycles (N,), work (N,))``.
+
+    :func:`intsnn.hw.cycles.expected_cycles` / ``sample_work`` on the golden reference forward
+    pass of the whole batch (its per-step record) and, for training, its error signals with the
+    random-loss noise of each sample's position in the batch (as ``batch_deltas`` draws it).
+    The same observables as :meth:`IntSNN.run_sample` gives one sample at a time, about twice
+    as fast (used for inference samples; training samples also need run_sample's whole record,
+    for the energy report).
+    """
+    from ..golden import reference as ref
+    from ..golden.model import loss_rng_bits
+    from ..hw import cycles
+
+    x = np.asarray(x)
+    cyc, work = np.zeros(len(x), np.int64), np.zeros(len(x), np.float64)
+    if not len(x):
+        return cyc, work
+    f = ref.forward(cfg, model.weights, x, record=True)
+    r = f.record
+    vo = vh = [None] * len(x)
+    if train:
+        bits = loss_rng_bits(cfg, model.seed, model.updates, np.arange(len(x)))
+        _, vo, vh = ref.error_signals(cfg, model.weights, f.counts, f.s_output,
+                                      np.asarray(labels, np.int64), bits)
+    for b in range(len(x)):
+        args = (cfg, lanes, r["in_spikes"][b], r["v_hidden"][b], r["s_hidden"][b],
+                r["pg_hidden"][b], r["pg_output"][b], vo[b], vh[b], train)
+        cyc[b] = cycles.expected_cycles(*args)
+        if train:
+            work[b] = cycles.sample_work(*args)["total"]
+    return cyc, work
+
+
 def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None,
-                      weights=None):
+                      weights=None, done: list | None = None):
     """The golden model over the samples: per-sample counts/predictions, weights per update.
 
-    With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`,
-    from the golden observables of that sample with the weights it sees) and, for training
-    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).  ``weights``
-    (a :class:`~intsnn.golden.init.Weights`) replaces the seeded initial weights.
+    With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`
+    for training samples, from the golden observables of that sample with the weights it sees;
+    :func:`batch_cycles` for test samples) and, for training samples, the work the design must
+    do (:func:`intsnn.hw.cycles.sample_work`).  ``weights`` (a
+    :class:`~intsnn.golden.init.Weights`) replaces the seeded initial weights.  ``done[0]``
+    counts the samples finished (for a progress bar in another thread).
     """
     from ..hw import cycles
     from ..hw.energy import sample_entry
@@ -159,6 +197,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     model = IntSNN(cfg, seed, weights=weights)
     w0 = model.weights.copy()
     B = cfg.batch_size
+    done = done if done is not None else [0]
     counts_tr, weights = [], []
     cyc_tr, work_tr, act_tr = [], [], []
     for s in range(0, len(ytr), B):
@@ -173,18 +212,21 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
         counts_tr.append(counts)
         model.update(dh, do)
         weights.append(model.weights.copy())
+        done[0] += len(counts)
     counts_tr = np.concatenate(counts_tr) if counts_tr else np.zeros((0, cfg.n_out), np.int64)
-    if len(xte):
-        counts_te, pred_te = model.predict(xte)
-    else:
-        counts_te, pred_te = np.zeros((0, cfg.n_out), np.int64), np.zeros(0, np.int64)
-    cyc_te = ([cycles.from_record(cfg, lanes, model.run_sample(x, 0), train=False)[0]
-               for x in xte] if lanes is not None else [])
+    counts_te = np.zeros((len(xte), cfg.n_out), np.int64)
+    pred_te, cyc_te = np.zeros(len(xte), np.int64), np.zeros(len(xte), np.int64)
+    for s in range(0, len(xte), 256):
+        counts_te[s:s + 256], pred_te[s:s + 256] = model.predict(xte[s:s + 256])
+        if lanes is not None:
+            cyc_te[s:s + 256] = batch_cycles(cfg, model, xte[s:s + 256], None, lanes,
+                                             train=False)[0]
+        done[0] += len(xte[s:s + 256])
     return {"w0": w0, "weights": weights, "counts_train": counts_tr,
             "pred_train": np.argmax(counts_tr, axis=1) if len(counts_tr) else np.zeros(0),
-            "counts_test": counts_te, "pred_test": np.asarray(pred_te),
-            "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
-                                                                                    np.int64),
+            "counts_test": counts_te, "pred_test": pred_te,
+            "cycles_train": np.asarray(cyc_tr, np.int64),
+            "cycles_test": cyc_te if lanes is not None else np.zeros(0, np.int64),
             "work_train": np.asarray(work_tr, np.float64), "activity_train": act_tr}
 
 
@@ -461,7 +503,7 @@ def _read_progress(path: Path, n_train: int):
     return int(done) + (0 if phase == "train" else n_train), phase
 
 
-def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
+def write_report(out: Path, report: dict) -> Path:
     """Write ``report.json``; if that fails, keep the result in the temp folder and say where."""
     try:
         return outputs.write_json(out / "report.json", report)
@@ -473,13 +515,30 @@ def _write_report(out: Path, report: dict, o: CosimOptions) -> Path:
                                   f"the finished run's report is in {rescue}") from None
 
 
+def write_tb(folder: Path, manifest: dict, lanes: int, input_bits: int, depth: int) -> Path:
+    """Write the ``tb_top`` wrapper of the core in ``folder`` (if it changed); return its path."""
+    tb_path = folder / f"tb_top_{depth}.v"
+    tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
+                            lanes, input_bits, depth)
+    tb_path.parent.mkdir(parents=True, exist_ok=True)
+    if not tb_path.is_file() or tb_path.read_text() != tb_text:
+        outputs.write_text(tb_path, tb_text, fsync=False)
+    return tb_path
+
+
+def output_folders(out, build_root) -> tuple[Path, Path]:
+    """Check ``--out`` and the build cache (``--build-dir``, else ``$INTSNN_BUILD_DIR``, else
+    :data:`DEFAULT_BUILD_DIR`) before any work; return both."""
+    out = outputs.check_out_dir(out, "--out")
+    root = build_root if build_root is not None else (os.environ.get(BUILD_ENV)
+                                                      or DEFAULT_BUILD_DIR)
+    return out, outputs.check_out_dir(root, "--build-dir").resolve()
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
-    out = outputs.check_out_dir(o.out, "--out")
-    root = o.build_root if o.build_root is not None else (os.environ.get(BUILD_ENV)
-                                                           or DEFAULT_BUILD_DIR)
-    build_root = outputs.check_out_dir(root, "--build-dir").resolve()
+    out, build_root = output_folders(o.out, o.build_root)
     with outputs.run_lock(out):
         return _cosimulate(o, out, build_root, t_all)
 
@@ -489,18 +548,21 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     moved = outputs.supersede(out / "report.json")
     if moved:
         _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
-    info = find_simulator(o.sim)  # one clear line when missing
+    if o.sim == NATIVE and o.waves:
+        raise ValueError(f"--waves needs --sim verilator or icarus, not {NATIVE}")
+    info = find_simulator("verilator" if o.sim == NATIVE else o.sim)  # one line when missing
     cfg, xtr, ytr, xte, yte, meta = load_samples(o)
     lanes = o.lanes if o.lanes is not None else DEFAULT_LANES.get(o.preset, HW_DEFAULT_LANES)
     hw = HwConfig(net=cfg, lanes=lanes)
 
     # the golden model runs while the hardware is generated and compiled
-    golden: dict = {}
+    golden: dict = {"done": [0]}
 
     def run_golden():
         try:
             t0 = time.perf_counter()
-            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes)
+            golden["g"] = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes,
+                                            done=golden["done"])
             golden["s"] = time.perf_counter() - t0
         except BaseException as exc:  # re-raised in the main thread
             golden["error"] = exc
@@ -525,19 +587,23 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
 
     depth = max(4096, hw.stream_beats + cfg.n_out + 64)
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
-    tb_path = build_root / key / f"tb_top_{depth}.v"
-    tb_text = tb.tb_verilog(manifest.get("top", "intsnn_core"), manifest.get("ports", []),
-                            lanes, cfg.input_bits, depth)
-    tb_path.parent.mkdir(parents=True, exist_ok=True)
-    if not tb_path.is_file() or tb_path.read_text() != tb_text:
-        outputs.write_text(tb_path, tb_text, fsync=False)
+    tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
+    native = o.sim == NATIVE
 
-    with simulator_build([vpath, tb_path], tb.TB_TOP, o.sim, build_dir, waves=o.waves,
-                         public_flat_rw=False, quiet=o.quiet) as session, \
+    with (contextlib.nullcontext() if native else simulator_build(
+            [vpath, tb_path], tb.TB_TOP, o.sim, build_dir, waves=o.waves,
+            public_flat_rw=False, quiet=o.quiet)) as session, \
             tempfile.TemporaryDirectory(prefix="intsnn-cosim-") as work:
         t0 = time.perf_counter()
-        session.build()
+        if native:
+            nbuild = build_native([vpath, tb_path], build_dir, quiet=o.quiet)
+        else:
+            session.build()
         t_build = time.perf_counter() - t0
+        if worker.is_alive():  # a long run: the golden model outlasts the build
+            with follow("golden model (counts, weights, cycles)", len(ytr) + len(yte),
+                        lambda: golden["done"][0], quiet=o.quiet):
+                worker.join()
         worker.join()
         if "error" in golden:
             raise golden["error"]
@@ -545,7 +611,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         _log(o, f"golden model: {len(ytr)} training + {len(yte)} test samples in "
                 f"{format_seconds(t_golden)} (while the simulator compiled)")
         work = Path(work)
-        data = {"x_train": xtr.astype(np.uint16), "y_train": ytr, "x_test": xte.astype(np.uint16),
+        xt = np.uint8 if cfg.input_bits <= 8 else np.uint16  # a whole MNIST epoch: 0.8 GB
+        data = {"x_train": xtr.astype(xt), "y_train": ytr, "x_test": xte.astype(xt),
                 "y_test": yte, "w_hidden0": g["w0"].hidden, "w_output0": g["w0"].output,
                 "g_counts_train": g["counts_train"], "g_pred_train": g["pred_train"],
                 "g_counts_test": g["counts_test"], "g_pred_test": g["pred_test"],
@@ -576,7 +643,10 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
             with follow(f"co-simulation on {o.sim} (log: {log})", n_tr + n_te,
                         lambda: _read_progress(work / "progress", n_tr), quiet=o.quiet,
                         initial=done0):
-                session.test(BENCH, params=params, testcase="cosim", log_file=log)
+                if native:
+                    run_native(nbuild, params, work / "sim", log_file=log)
+                else:
+                    session.test(BENCH, params=params, testcase="cosim", log_file=log)
         except SimulationFailed as exc:
             if not (work / "result.json").is_file():
                 raise CosimError(str(exc)) from None
@@ -619,7 +689,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "seed": o.seed,
         "data": {**meta, "train_samples": int(len(ytr)), "test_samples": int(len(yte))},
         "simulator": {"name": o.sim, "version": info.version,
-                      "cocotb": __import__("cocotb").__version__},
+                      "cocotb": None if o.sim == NATIVE else __import__("cocotb").__version__},
         "hardware": {"verilog": str(vpath), "cache_key": key, "build_dir": str(build_dir),
                      "manifest_config_checked": True},
         "status": "match" if complete else ("mismatch" if mms else "incomplete"),
@@ -667,7 +737,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     }
     report["energy"] = _energy(cfg, lanes, g, res["cycles_train"], meta)
     report["time"]["wall_s"] = time.perf_counter() - t_all
-    _write_report(out, report, o)
+    write_report(out, report)
     ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
     return report
 

@@ -227,10 +227,11 @@ def _sys_path(extra: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _locked(build_dir: Path) -> Iterator[None]:
-    """Serialise builds and runs sharing one build_dir (e.g. pytest-xdist workers)."""
-    with open(build_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+def _locked(build_dir: Path, shared: bool = False) -> Iterator[None]:
+    """Serialise builds and runs sharing one build_dir (e.g. pytest-xdist workers); ``shared``:
+    any number of runs of a finished build at once (each in its own ``test_dir``), no build."""
+    with open(build_dir / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -259,13 +260,14 @@ class _Session:
     """One locked build directory: :meth:`build` once, then :meth:`test` any number of times."""
 
     def __init__(self, sources, toplevel, sim, build_dir, waves, timescale, public_flat_rw,
-                 quiet):
+                 quiet, shared=False):
         from cocotb_tools.runner import get_runner  # heavy; only needed here
         import cocotb
 
         self.info = find_simulator(sim)
         self.sim, self.toplevel, self.build_dir = sim, toplevel, build_dir
         self.waves, self.timescale, self.quiet = waves, timescale, quiet
+        self.shared = shared
         self.sources = [Path(s).resolve() for s in sources]
         build_args: list[str] = []
         if sim == "icarus":
@@ -304,6 +306,9 @@ class _Session:
         """Build unless an identical build is there; returns True if it built."""
         if self.cached:
             return False
+        if self.shared:
+            raise SimulationFailed(f"no finished {self.sim} build of {self.toplevel} in "
+                                   f"{self.build_dir} (a shared session only runs one)")
         stamp = self.build_dir / _STAMP
         stamp.unlink(missing_ok=True)
         log = self.build_dir / "build.log"
@@ -323,12 +328,16 @@ class _Session:
         return True
 
     def test(self, test_module, params=None, extra_env=None, testcase=None, seed=None,
-             plusargs=(), log_file=None) -> Path:
+             plusargs=(), log_file=None, test_dir=None) -> Path:
+        """Run cocotb ``test_module``; ``test_dir`` (default: the build folder) is the simulator's
+        working folder and holds the results XML, so runs in different ``test_dir`` of one
+        build can go at once."""
         module_dir = None
         if str(test_module).endswith(".py"):
             module_dir = str(Path(test_module).resolve().parent)
             test_module = Path(test_module).stem
-        results = self.build_dir / f"results.{test_module}.xml"
+        test_dir = self.build_dir if test_dir is None else Path(test_dir).resolve()
+        results = test_dir / f"results.{test_module}.xml"
         env = {**self.env, **(extra_env or {})}
         if params is not None:
             env[PARAMS_ENV] = json.dumps(dict(params))
@@ -338,7 +347,7 @@ class _Session:
                 results = self.runner.test(
                     test_module=test_module, hdl_toplevel=self.toplevel,
                     hdl_toplevel_lang="verilog", build_dir=self.build_dir,
-                    results_xml=str(results), waves=self.waves, timescale=self.timescale,
+                    test_dir=test_dir, results_xml=str(results), waves=self.waves, timescale=self.timescale,
                     testcase=testcase, seed=seed, plusargs=list(plusargs),
                     log_file=None if log_file is None else str(log_file))
             except (RuntimeError, SystemExit) as exc:
@@ -361,20 +370,23 @@ def simulator_build(
     timescale: tuple[str, str] = ("1ns", "1ps"),
     public_flat_rw: bool = True,
     quiet: bool = True,
+    shared: bool = False,
 ) -> Iterator[_Session]:
     """Lock ``build_dir`` and yield a session whose ``build()`` builds (or reuses) the
     simulation and whose ``test(test_module, params=..., log_file=...)`` runs cocotb tests.
 
     Splitting the two lets a caller do other work (the golden model) while the simulator
     compiles.  ``quiet=False`` shows a heartbeat with the elapsed time during the build.
-    Arguments as for :func:`build_and_test`.
+    Arguments as for :func:`build_and_test`.  ``shared=True`` takes the folder's lock shared:
+    for workers that only run a build another process made (``build()`` then fails unless it
+    is there), each passing its own ``test_dir``.
     """
     waves = waves or os.environ.get("WAVES", "").lower() in ("1", "true", "yes")
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     session = _Session(verilog_sources, toplevel, sim, build_dir, waves, timescale,
-                       public_flat_rw, quiet)
-    with _locked(build_dir):
+                       public_flat_rw, quiet, shared)
+    with _locked(build_dir, shared):
         yield session
 
 

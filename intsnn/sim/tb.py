@@ -34,13 +34,16 @@ wrapper's ports are visible to cocotb: the Verilator build drops ``--public-flat
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 
 from ..hw import host_protocol as hp
 
 __all__ = ["OP_END", "OP_WRITE", "OP_READ", "OP_STREAM", "OP_CMD", "OP_READ2D",
-           "TB_TOP", "PROG_FILE", "OUT_FILE", "tb_verilog", "Program", "pack_beats",
-           "parse_output", "data_width"]
+           "TB_TOP", "PROG_FILE", "OUT_FILE", "tb_verilog", "Program", "ProgramRunner",
+           "HardwareHang", "pack_beats", "parse_output", "data_width"]
 
 OP_END, OP_WRITE, OP_READ, OP_STREAM, OP_CMD, OP_READ2D = range(6)
 TB_TOP = "tb_top"
@@ -264,3 +267,54 @@ def parse_output(raw: bytes) -> np.ndarray:
         raise ValueError("wrapper output contains non-hex digits (x/z values on the bus?)")
     shifts = np.arange(28, -1, -4, dtype=np.uint32)
     return (digits << shifts).sum(axis=1, dtype=np.uint64).astype(np.uint32)
+
+
+class HardwareHang(RuntimeError):
+    """The wrapper's watchdog ended a program: the core did not finish it."""
+
+
+class ProgramRunner:
+    """Runs programs on a ``tb_top`` whose working folder is ``workdir``; sums the time spent
+    waiting for the simulator.  A simulator backend supplies :meth:`execute` (start the program
+    ``PROG_FILE`` holds, wait for ``tb_done``) and :meth:`cycle_count`: the cocotb bench's
+    ``Driver`` through VPI, :class:`intsnn.sim.native.NativeDriver` through a pipe."""
+
+    def __init__(self, depth: int, workdir="."):
+        self.depth = depth
+        self.workdir = Path(workdir)
+        self.seq = 0
+        self.blocked = 0.0
+        self.programs = 0
+
+    async def run(self, prog: Program, watchdog: int) -> np.ndarray:
+        """Execute ``prog`` (at most ``watchdog`` cycles); return its bus read results."""
+        if len(prog) > self.depth:
+            raise ValueError(f"program of {len(prog)} words exceeds the wrapper depth "
+                             f"{self.depth}")
+        with open(self.workdir / PROG_FILE, "w") as f:
+            f.write(prog.text())
+        self.seq = self.seq % 0xFFFF + 1
+        t0 = time.perf_counter()
+        error, pc, status = await self.execute(len(prog), int(watchdog), self.seq)
+        self.blocked += time.perf_counter() - t0
+        self.programs += 1
+        if error:
+            op = prog.words[pc] >> (32 + prog.dw) if pc < len(prog) else "?"
+            raise HardwareHang(f"the core did not finish a program of {len(prog)} instructions "
+                               f"within {watchdog} cycles (watchdog): stuck at instruction {pc} "
+                               f"(op {op}), status cmd-wait/busy/frames-ready/done = "
+                               f"{status}")
+        with open(self.workdir / OUT_FILE, "rb") as f:
+            words = parse_output(f.read())
+        if words.size != prog.reads:
+            raise RuntimeError(f"expected {prog.reads} bus read results, got {words.size}")
+        return words
+
+    async def execute(self, prog_len: int, watchdog: int, seq: int) -> tuple[bool, int, str]:
+        """Start the program (``prog_len`` words, ``watchdog`` cycles, sequence number ``seq``)
+        and wait for ``tb_done``: ``(error, pc, status)``."""
+        raise NotImplementedError
+
+    def cycle_count(self) -> int:
+        """The wrapper's free-running clock counter."""
+        raise NotImplementedError

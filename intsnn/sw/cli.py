@@ -131,23 +131,29 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train the generated core in a cocotb co-simulation and "
                                    "compare it with the golden model after every sample and "
                                    "update; writes OUT/report.json (resumed from "
-                                   "OUT/cosim-checkpoint.npz by running the same command).")
+                                   "OUT/cosim-checkpoint.npz by running the same command).  "
+                                   "With --weights: classify the test split with trained "
+                                   "weights instead, sharded over Ray workers (resumed from "
+                                   "OUT/shards/).")
     c.add_argument("--preset", required=True, choices=HW_PRESET_NAMES,
                    help="network and hyper-parameters")
-    c.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="HDL simulator")
+    c.add_argument("--sim", choices=("verilator", "icarus", "verilator-native"),
+                   default="verilator", help="HDL simulator (verilator-native: the same bench "
+                   "driven by a C++ main loop instead of cocotb, several times faster)")
     _add_data(c)
     c.add_argument("--train-samples", type=positive_int, default=64,
                    help="training samples (a seeded pick from the training split)")
-    c.add_argument("--test-samples", type=nonneg_int, default=64,
-                   help="test samples inferred after training")
+    c.add_argument("--test-samples", type=nonneg_int, default=None,
+                   help="test samples inferred after training (default 64; with --weights: "
+                        "the whole test split)")
     c.add_argument("--batch-size", type=positive_int, default=None,
                    help="samples per weight update (default: the preset's)")
     c.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
     _add_precision(c)
     _add_modes(c)
-    c.add_argument("--seed", type=nonneg_int, default=0,
-                   help="seed of the initial weights, sample pick and rate coding (>= 0)")
+    c.add_argument("--seed", type=nonneg_int, default=None,
+                   help="seed of the initial weights, sample pick and rate coding (>= 0; "
+                        "default 0, with --weights the training run's)")
     c.add_argument("--waves", action="store_true",
                    help="record a waveform (FST; VCD if liblz4-dev is missing) of the whole run")
     c.add_argument("--n-hidden", type=positive_int, default=None,
@@ -161,6 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint-every", type=nonneg_float, default=30.0, metavar="SECONDS",
                    help="at most one checkpoint per this many seconds (after a weight update "
                         "or a test sample)")
+    c.add_argument("--weights", default=None, metavar="PATH",
+                   help="inference mode: the weights.npz of intsnn train (or its folder; its "
+                        "metrics.json must show the configuration being built)")
+    c.add_argument("--workers", type=positive_int, default=2,
+                   help="with --weights: Ray workers, one simulator each (1: no Ray)")
+    c.add_argument("--address", default=None,
+                   help="with --weights: an existing Ray cluster instead of a local Ray")
+    c.add_argument("--shard-size", type=positive_int, default=None,
+                   help="with --weights: test samples per Ray task (default: a few shards per "
+                        "worker, at most 500)")
     c.add_argument("--out", required=True, help="output folder")
 
     d = sub.add_parser("demo", help="co-simulate training on the embedded real subset",
@@ -233,8 +249,10 @@ def main(argv=None) -> int:
         return run_command(prog, lambda: run_generate(a))
     from ..sim.cli import run_cosim, run_demo
     from ..sim.cosim import errors
+    from ..sim.infer import errors as infer_errors
     body = run_cosim if a.command == "cosim" else run_demo
-    return run_command(prog, lambda: body(a), resumable=True, errors=errors())
+    return run_command(prog, lambda: body(a), resumable=True,
+                       errors=(*errors(), *infer_errors()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
 """cocotb bench: train the generated core (inside ``tb_top``) and compare with the golden model.
 
 Imported by cocotb inside the simulator (``intsnn.sim.cosim.run`` builds and starts it); not a
-pytest module.  Everything it needs comes from ``sim_params()``:
+pytest module.  :class:`Bench` and :func:`run_bench` also serve the native Verilator harness
+(:mod:`intsnn.sim.native`), which gives them its own program runner instead of the cocotb
+:class:`Driver`.  Everything it needs comes from ``sim_params()``:
 
 ``data``      npz written by :func:`intsnn.sim.cosim.prepare` (inputs, labels, initial weights
               and the golden model's expected counts, predictions and weights after every update)
@@ -48,14 +50,10 @@ from intsnn.golden.config import NetConfig
 from intsnn.hw import host_protocol as hp
 from intsnn.hw.config import HwConfig
 from intsnn.sim.runner import sim_params
-from intsnn.sim.tb import OUT_FILE, PROG_FILE, Program, pack_beats, parse_output
+from intsnn.sim.tb import HardwareHang, Program, ProgramRunner, pack_beats
 from intsnn.sw.outputs import save_npz, write_json, write_text
 
 MAX_REPORTED = 20  # differing entries listed per mismatch
-
-
-class HardwareHang(RuntimeError):
-    pass
 
 
 class Stop(Exception):
@@ -67,51 +65,40 @@ def _signed(words: np.ndarray, bits: int) -> np.ndarray:
     return w - ((w >> (bits - 1)) << bits)
 
 
-class Driver:
-    """Runs wrapper programs; accumulates the time blocked in the simulator."""
+class Driver(ProgramRunner):
+    """Runs wrapper programs through cocotb (VPI)."""
 
-    def __init__(self, dut, depth: int):
-        self.dut, self.depth = dut, depth
-        self.seq = 0
-        self.blocked = 0.0
-        self.programs = 0
+    def __init__(self, dut, depth: int, workdir="."):
+        super().__init__(depth, workdir)
+        self.dut = dut
 
-    async def run(self, prog: Program, watchdog: int) -> np.ndarray:
-        if len(prog) > self.depth:
-            raise ValueError(f"program of {len(prog)} words exceeds the wrapper depth "
-                             f"{self.depth}")
-        with open(PROG_FILE, "w") as f:
-            f.write(prog.text())
+    async def execute(self, prog_len: int, watchdog: int, seq: int):
+        """Start the loaded program and wait for ``tb_done``: ``(error, pc, status)``."""
         dut = self.dut
-        self.seq = self.seq % 0xFFFF + 1
-        dut.prog_len.value = len(prog)
-        dut.watchdog.value = int(watchdog)
-        dut.go_seq.value = self.seq
-        t0 = time.perf_counter()
+        dut.prog_len.value = prog_len
+        dut.watchdog.value = watchdog
+        dut.go_seq.value = seq
         await RisingEdge(dut.tb_done)
-        self.blocked += time.perf_counter() - t0
-        self.programs += 1
         if int(dut.tb_error.value):
-            pc = int(dut.tb_pc.value)
-            op = prog.words[pc] >> (32 + prog.dw) if pc < len(prog) else "?"
-            raise HardwareHang(f"the core did not finish a program of {len(prog)} instructions "
-                               f"within {watchdog} cycles (watchdog): stuck at instruction {pc} "
-                               f"(op {op}), status cmd-wait/busy/frames-ready/done = "
-                               f"{dut.tb_status.value}")
-        with open(OUT_FILE, "rb") as f:
-            words = parse_output(f.read())
-        if words.size != prog.reads:
-            raise RuntimeError(f"expected {prog.reads} bus read results, got {words.size}")
-        return words
+            return True, int(dut.tb_pc.value), str(dut.tb_status.value)
+        return False, 0, ""
+
+    def cycle_count(self) -> int:
+        """The wrapper's free-running clock counter."""
+        return int(self.dut.cycle_count.value)
 
 
 class Bench:
-    def __init__(self, dut, p: dict):
+    """The comparison: ``drv`` runs programs (the cocotb :class:`Driver`, or the native
+    harness's, :mod:`intsnn.sim.native`); ``log`` takes progress lines."""
+
+    def __init__(self, dut, p: dict, drv: ProgramRunner | None = None, log=None):
         self.dut, self.p = dut, p
+        self.log = log if log is not None else dut._log
         self.cfg = cfg = NetConfig.from_dict(p["config"])
         self.lanes = int(p["lanes"])
         self.d = dict(np.load(p["data"]))
-        self.drv = Driver(dut, int(p["depth"]))
+        self.drv = drv if drv is not None else Driver(dut, int(p["depth"]))
         self.mismatches: list[dict] = []
         H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
         hw = HwConfig(net=cfg, lanes=self.lanes)
@@ -172,7 +159,7 @@ class Bench:
             raise Stop()
 
     def cycles_total(self) -> int:
-        return self.cycles_before + int(self.dut.cycle_count.value) - self.cycles_ref
+        return self.cycles_before + self.drv.cycle_count() - self.cycles_ref
 
     def report_progress(self, phase: str, done: int, total: int):
         if self.progress_path:
@@ -228,7 +215,7 @@ class Bench:
     def progress(self, phase, s, n):
         if (s + 1) % 32 == 0 or s + 1 == n:
             cyc = self.res[f"cycles_{phase}"]
-            self.dut._log.info(f"{phase} sample {s + 1}/{n} matches golden; mean "
+            self.log.info(f"{phase} sample {s + 1}/{n} matches golden; mean "
                                f"{sum(cyc) / len(cyc):,.0f} cycles/sample; "
                                f"{self.res['updates_checked']} updates checked")
 
@@ -271,7 +258,7 @@ class Bench:
         # cycles counted from here on add to the earlier sessions' (resume: the reload of the
         # checkpoint's weights and keys is not part of the run it continues)
         if self.sessions > 1:
-            self.cycles_ref = int(self.dut.cycle_count.value)
+            self.cycles_ref = self.drv.cycle_count()
         if "inject" in self.p:  # tests: a deliberate fault the comparison must find
             f = self.p["inject"]
             prog = self.prog()
@@ -363,20 +350,8 @@ class Bench:
         return True
 
 
-@cocotb.test()
-async def cosim(dut):
-    """Load weights, train on the training samples, infer the test samples; stop on divergence."""
-    p = sim_params()
-    t_start = time.perf_counter()
-    bench = Bench(dut, p)
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
-    dut.go_seq.value = 0
-    dut.prog_len.value = 1
-    dut.watchdog.value = 0
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+async def run_bench(bench: Bench, t_start: float) -> dict:
+    """Load, train, test; return the result dict (written to ``p["result"]`` by the caller)."""
     t_loop = time.perf_counter()
     blocked_setup = bench.drv.blocked
     error, interrupted = None, False
@@ -395,7 +370,6 @@ async def cosim(dut):
     res["sessions"] = bench.sessions
     res["resumed_from"] = bench.start if bench.sessions > 1 else None
     res["total_cycles"] = bench.cycles_total()
-    res["sim_time_ns"] = float(get_sim_time("ns"))
     res["programs"] = bench.drv.programs
     res["timing"] = {
         "bench_wall_s": t_end - t_start,
@@ -405,10 +379,34 @@ async def cosim(dut):
         "python_s": (t_end - t_start) - bench.drv.blocked,
         "python_share": ((t_end - t_start) - bench.drv.blocked) / max(1e-9, t_end - t_start),
     }
-    write_json(p["result"], res, fsync=False, indent=None)
-    assert error is None, error
+    return res
+
+
+def check_result(res: dict) -> None:
+    """Fail (AssertionError) on a hang or a mismatch, after the result was written."""
+    assert res["error"] is None, res["error"]
     if res["mismatches"]:
         m = res["mismatches"][0]
         raise AssertionError(f"{len(res['mismatches'])} mismatch(es) with the golden model; "
                              f"first: {m['phase']} sample {m['sample']}, {m['signal']} "
                              f"{m['index']}: expected {m['expected']}, got {m['actual']}")
+
+
+@cocotb.test()
+async def cosim(dut):
+    """Load weights, train on the training samples, infer the test samples; stop on divergence."""
+    p = sim_params()
+    t_start = time.perf_counter()
+    bench = Bench(dut, p)
+    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
+    dut.go_seq.value = 0
+    dut.prog_len.value = 1
+    dut.watchdog.value = 0
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+    res = await run_bench(bench, t_start)
+    res["sim_time_ns"] = float(get_sim_time("ns"))
+    write_json(p["result"], res, fsync=False, indent=None)
+    check_result(res)
