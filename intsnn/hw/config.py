@@ -128,8 +128,9 @@ class HwConfig:
     #: anyway) and :mod:`.cycles` charges the same, so a deeper pipeline changes one number here
     #: (plus the pipeline itself, and forwarding where a word is updated back to back).
     READ_LATENCY = 1        # synchronous block-RAM read
-    NEURON_LATENCY = 1      # neuron pass: read acc -> NeuronUnit -> write
-    EVENT_LATENCY = 1       # event engine: read weight + acc -> add -> write
+    NEURON_LATENCY = 3      # neuron pass: read acc -> register -> NeuronUnit, register -> write
+    SCAN_LATENCY = 3        # event engine start: frame base, read word 0, read word 1
+    EVENT_LATENCY = 3       # event engine: read weight + acc -> register -> w*v -> add, write
     ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
     FEEDBACK_LATENCY = 1    # feedback: read W_out + e -> dot product -> accumulate/write
     DELTA_LATENCY = 2       # delta engine: read -> register (corr, old delta) -> MAC, write
@@ -196,6 +197,12 @@ class HwConfig:
         ``>= n``).  Padding lanes of weights and of the feedback are never written: the
         engines mask them where they would reach a real value."""
         return bool(n % self.lanes) and lane >= n % self.lanes
+
+    @property
+    def event_overhead(self) -> int:
+        """Fixed cycles of an event pass beyond its words and events: the start
+        (``SCAN_LATENCY``) and the accumulate pipeline's drain (``EVENT_LATENCY - 1``)."""
+        return self.SCAN_LATENCY + self.EVENT_LATENCY - 1
 
     # ------------------------------------------------------------------ widths
     @property
