@@ -14,7 +14,7 @@ from amaranth.sim import Simulator  # noqa: E402
 
 from intsnn.golden import ops  # noqa: E402
 from intsnn.golden.config import LayerParams, NetConfig  # noqa: E402
-from intsnn.hw.config import acc_bits  # noqa: E402
+from intsnn.hw.config import acc_bits, delta_bits  # noqa: E402
 from intsnn.hw.units import ErrorUnit, NeuronUnit, UpdateUnit  # noqa: E402
 
 CFGS = [
@@ -74,12 +74,13 @@ def test_neuron_unit(cfg, layer):
 def test_update_unit(cfg, layer):
     rng = np.random.default_rng(2)
     p = cfg.hidden if layer == "hidden" else cfg.output
-    db = min(cfg.widths()["delta_accumulator"], 62)
+    db = min(delta_bits(cfg, layer), 62)   # the layer's accumulator width
     w = rng.integers(cfg.shadow_min, cfg.shadow_max + 1, 400)
     d = np.concatenate([rng.integers(-(1 << (db - 1)), 1 << (db - 1), 200),
                         rng.integers(-4 * cfg.clip << p.lr_shift, 4 * cfg.clip << p.lr_shift,
                                      200)]) if p.lr_shift < 20 else \
         rng.integers(-(1 << (db - 1)), 1 << (db - 1), 400)
+    d = np.clip(d, -(1 << (db - 1)), (1 << (db - 1)) - 1)   # a delta never exceeds its width
     dut = UpdateUnit(net=cfg, layer=layer)
     out = run_comb(dut, [{"w": int(a), "delta": int(b)} for a, b in zip(w, d)], ["w_new"])
     ref = ops.weight_update(w, d, p.lr_shift, p.wd_shift, cfg)

@@ -145,19 +145,24 @@ class DeltaEngine(MemoryClient):
         trace = [trace[tt * tb:(tt + 1) * tb] for tt in range(T)]
         corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
         corr = Signal(data.ArrayLayout(corr_bits, L))
-        old = Signal(data.ArrayLayout(signed(w["delta_accumulator"]), L))
+        dbits = max(hw.delta_hidden_bits, hw.delta_output_bits)   # per-layer memory widths
+        old = Signal(data.ArrayLayout(signed(dbits), L))
         b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
         m.d.sync += b_valid.eq(0)
         corr_now = pack(m, [adder_tree([Mux(pg[tt][j], trace[tt], 0) for tt in range(T)])
                             for j in range(L)], corr_bits, "corr")
         with m.If(a_valid):
             m.d.sync += [corr.eq(corr_now), b_valid.eq(1), b_addr.eq(a_addr), b_layer.eq(layer),
-                         old.eq(Mux(layer, self.delta_hidden_r.data.as_value(),
-                                    self.delta_output_r.data.as_value()))]
+                         old.eq(pack(m, [Mux(layer, self.delta_hidden_r.data[j],
+                                             self.delta_output_r.data[j]) for j in range(L)],
+                                     signed(dbits), "old"))]
         # stage B: delta += v_fb * corr
-        new = pack(m, [old[j] + fb[j] * corr[j] for j in range(L)], signed(w["delta_accumulator"]),
-                   "delta")
+        new = [Signal(signed(dbits), name=f"delta{j}") for j in range(L)]
+        m.d.comb += [new[j].eq(old[j] + fb[j] * corr[j]) for j in range(L)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
             with m.If(b_valid & (b_layer == lay)):
-                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr), port.data.eq(new)]
+                # exact in the layer's width (HwConfig.delta_*_bits bound the sums)
+                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr),
+                             port.data.eq(pack(m, new, port.data.shape().elem_shape,
+                                               f"delta_{lay}"))]
         return m

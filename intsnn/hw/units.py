@@ -21,7 +21,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.config import NetConfig, bits_signed
-from .config import acc_bits, b16_range
+from .config import acc_bits, b16_range, delta_bits
 
 __all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "check_layer", "check_net"]
 
@@ -97,7 +97,8 @@ class UpdateUnit(wiring.Component):
 
     Members
     -------
-    w : In, shadow weight (S bits).  delta : In, batch accumulator.  w_new : Out.
+    w : In, shadow weight (S bits).  delta : In, batch accumulator (the layer's
+    :func:`~intsnn.hw.config.delta_bits`).  w_new : Out.
     """
 
     def __init__(self, *, net, layer):
@@ -105,7 +106,7 @@ class UpdateUnit(wiring.Component):
         self._p = cfg.hidden if check_layer(layer) == "hidden" else cfg.output
         super().__init__({
             "w": In(signed(cfg.shadow_bits)),
-            "delta": In(signed(cfg.widths()["delta_accumulator"])),
+            "delta": In(signed(delta_bits(cfg, layer))),
             "w_new": Out(signed(cfg.shadow_bits)),
         })
 

@@ -15,10 +15,12 @@ Golden twin: :func:`intsnn.golden.reference.apply_update` (``ops.weight_update``
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from .config import check_config
+from .lanes import pack
 from .ram import MemoryClient
 from .units import UpdateUnit
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -73,14 +75,18 @@ class UpdateEngine(MemoryClient):
         # stage A: register the words read the cycle before; stage B: update and write
         k = Signal(range(max(2, hw.update_words)))
         w_word = Signal.like(self.w_hidden_r.data)
-        d_word = Signal.like(self.delta_hidden_r.data)
+        dbits = max(hw.delta_hidden_bits, hw.delta_output_bits)   # per-layer memory widths
+        d_word = Signal(data.ArrayLayout(signed(dbits), L))
         for name, walk in layers:
             unit = [UpdateUnit(net=cfg, layer=name) for _ in range(L)]
             a_valid, b_valid, a_k = Signal(), Signal(), Signal.like(walk.k)
             m.d.sync += [a_valid.eq(walk.active), a_k.eq(walk.k), b_valid.eq(0)]
+            # the layer's delta lanes, sign-extended to the wider layer's width
+            d_read = pack(m, [getattr(self, f"delta_{name}_r").data[j] for j in range(L)],
+                          signed(dbits), f"delta_{name}")
             with m.If(a_valid):
                 m.d.sync += [w_word.eq(getattr(self, f"w_{name}_r").data),
-                             d_word.eq(getattr(self, f"delta_{name}_r").data),
+                             d_word.eq(d_read),
                              k.eq(a_k), b_valid.eq(1)]
             w_port, d_port = getattr(self, f"w_{name}_w"), getattr(self, f"delta_{name}_w")
             for j, u in enumerate(unit):
