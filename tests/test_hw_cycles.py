@@ -64,12 +64,14 @@ def test_cycles_by_hand():
     t1 = (E + 2 + 1 + 1 * 1) + (E + 1 + 1 + 1 * 1) + (1 + N) + (E + 1 + 0) + (1 + N)   # 31
     infer = t0 + t1 + 1 + 1 + 1
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h, False) == infer
-    train = infer + 2 * 1 + 1 + (2 + (2 + 1)) + (2 + (3 + 1))
+    F, D = 3, 3   # the feedback pipeline's drain, a delta group's drain
+    assert F == HwConfig.FEEDBACK_LATENCY and D == HwConfig.DELTA_LATENCY - 1
+    train = infer + 2 * 1 + F + (2 + (2 + D)) + (2 + (3 + D))
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
     assert cycles.stream_cycles(cfg, 2) == 2 * 2 * 2
 
 
 def test_update_formula():
     cfg = preset("shd-rsnn")
-    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 2
+    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 3   # drain 2, done 1
     assert cycles.update_work(cfg, 4) == 175 * 64 + 256 * 5

@@ -109,3 +109,9 @@ def test_layer_is_checked(unit):
         unit(net=3, layer="hidden")
     with pytest.raises(TypeError, match=r"positional"):
         unit(CFGS[0], "hidden")
+
+
+def test_update_unit_registered_is_checked():
+    with pytest.raises(TypeError, match=r"registered must be a bool, not 1"):
+        UpdateUnit(net=CFGS[0], layer="hidden", registered=1)
+    assert UpdateUnit(net=CFGS[0], layer="output", registered=True).latency == 1

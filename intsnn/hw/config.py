@@ -161,9 +161,11 @@ class HwConfig:
     SCAN_LATENCY = 3        # event engine start: frame base, read word 0, read word 1
     EVENT_LATENCY = 3       # event engine: read weight + acc -> register -> w*v -> add, write
     ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
-    FEEDBACK_LATENCY = 1    # feedback: read W_out + e -> dot product -> accumulate/write
-    DELTA_LATENCY = 2       # delta engine: read -> register (corr, old delta) -> MAC, write
-    UPDATE_LATENCY = 2      # update engine: read -> register (w, delta) -> UpdateUnit, write
+    FEEDBACK_LATENCY = 3    # feedback: read W_out + e -> register -> products -> tree, write
+    DELTA_LATENCY = 4       # delta engine: read -> register (trace, old delta) -> corr ->
+    #                         v_fb * corr -> add, write
+    UPDATE_LATENCY = 3      # update engine: read -> register (w, delta) -> register the
+    #                         clipped step -> saturating subtract, write
 
     def __post_init__(self):
         cfg, lanes = self.net, self.lanes
