@@ -79,7 +79,7 @@ CASES = [
 def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test, batch):
     o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
               train_samples=n_train, test_samples=n_test, batch_size=batch,
-              overrides={"n_hidden": n_hidden})
+              overrides={"n_hidden": n_hidden, "lr_rounding": "floor"})  # hardware: floor
     r = cosimulate(o)
     assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
     assert r["checked"]["train_samples"] == n_train and r["checked"]["test_samples"] == n_test
@@ -236,11 +236,15 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize("stops, position", [(1, {"phase": "train", "next": 4}),
                                              (3, {"phase": "test", "next": 1})],
                          ids=["in-training", "in-testing"])
-def test_cosim_resume_is_bit_exact(tmp_path, stops, position, uninterrupted):
+def test_cosim_resume_is_bit_exact(tmp_path, stops, position, uninterrupted, monkeypatch):
     """Stopped after a checkpoint and run again, the co-simulation ends exactly as one that was
-    never stopped: every prediction, count, cycle count and the total simulated cycles."""
+    never stopped: every prediction, count, cycle count and the total simulated cycles.  The
+    output folder is relative (as `intsnn demo`'s runs/demo): the bench, which runs in the
+    simulator's build folder, must still write the checkpoint into it."""
     full = uninterrupted
+    monkeypatch.chdir(tmp_path)
     o = _opts(tmp_path / "b", checkpoint_every_s=0, stop_after_checkpoints=stops, **RESUME)
+    o.out = "b/out"
     with pytest.raises(CosimInterrupted):
         cosimulate(o)
     out = tmp_path / "b" / "out"

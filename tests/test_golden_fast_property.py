@@ -1,6 +1,6 @@
 """Property: the fast kernels equal the per-timestep reference bit for bit, over the whole
 configuration space of the SNN and RSNN (S 8..16, Q 2..S, input bits 1..16, error modes, losses,
-clip orders, rec_source, saturating voltages, sizes, batch sizes around the chunk size), in both
+clip orders, learning-rate roundings, rec_source, saturating voltages, sizes, batch sizes around the chunk size), in both
 trace modes and with one or two threads.
 
 The default run draws a few dozen configurations (seconds); ``-m slow`` draws hundreds.
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from intsnn.golden import fast
-from intsnn.golden.config import LayerParams, NetConfig, bits_signed
+from intsnn.golden.config import LR_ROUNDINGS, LayerParams, NetConfig, bits_signed
 from intsnn.golden.model import IntSNN
 
 pytestmark = pytest.mark.skipif(not fast.HAVE_NUMBA, reason="numba not installed")
@@ -63,7 +63,8 @@ def cases(draw, max_in=12, max_hidden=20, max_t=12, max_batch=40):
         error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
         loss=draw(st.sampled_from(["standard", "positive", "random"])),
         clip_order=draw(st.sampled_from(["shift_then_clip", "clip_then_shift"])),
-        soft_error_start=draw(st.integers(0, t)), fb_threshold=draw(st.integers(1, 200)))
+        soft_error_start=draw(st.integers(0, t)), fb_threshold=draw(st.integers(1, 200)),
+        lr_rounding=draw(st.sampled_from(LR_ROUNDINGS)))
     try:
         cfg = NetConfig(**kw)
     except ValueError:
@@ -131,7 +132,8 @@ def csnn_cases(draw):
             error_mode=draw(st.sampled_from(["direct", "final", "feedback"])),
             loss=draw(st.sampled_from(["standard", "positive", "random"])),
             clip_order=draw(st.sampled_from(["shift_then_clip", "clip_then_shift"])),
-            soft_error_start=draw(st.integers(0, t)))
+            soft_error_start=draw(st.integers(0, t)),
+            lr_rounding=draw(st.sampled_from(LR_ROUNDINGS)))
     except ValueError:
         assume(False)
     seed = draw(st.integers(0, 2 ** 16))
@@ -172,7 +174,8 @@ def test_fast_equals_reference_on_fixed_cases(arch, mode, loss, source):
                         output=LayerParams(30, 50, 1, 4), alpha=16, clip=300, shadow_bits=12,
                         inference_bits=[8, 12, 5][trial], batch_size=20, rec_shift=3,
                         rec_source=source, voltage_bits=40 if arch == "rsnn" else None,
-                        error_mode=mode, loss=loss, soft_error_start=1)
+                        error_mode=mode, loss=loss, soft_error_start=1,
+                        lr_rounding=LR_ROUNDINGS[(trial + 2) % 3])
         shape = (20, cfg.timesteps, cfg.n_in)
         x = rng.integers(0, cfg.in_max + 1, shape) * (rng.random(shape) < 0.6)
         check_fast_equals_reference((cfg, trial, x, rng.integers(0, 3, 20), 1 + trial % 2,

@@ -31,6 +31,9 @@ SMALL = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
     ({"n_in": 20000}, 1, r"n_in=20000 exceeds the bus address field"),
     ({"arch": "rsnn", "voltage_bits": 20, "rec_source": "post_reset"}, 1,
      r"rec_source 'post_reset' is not supported"),
+    ({"lr_rounding": "dither"}, 1, r"lr_rounding 'dither' is not supported in hardware "
+                                   r"\(floor\)"),
+    ({"lr_rounding": "nearest"}, 1, r"lr_rounding 'nearest' is not supported"),
     ({"arch": "rsnn", "voltage_bits": 48, "rec_shift": 0, "n_hidden": 16000}, 1,
      r"voltage_bits too large"),
 ])

@@ -95,6 +95,22 @@ def test_tables_from_foreign_run_folders(tmp_path):
     assert sum(p.suffix == ".md" for p in paths) == 1
 
 
+def test_tables_take_the_presets_rounding_only(tmp_path):
+    # MP 8-8 runs with the thesis's floor (recorded before lr_rounding existed) and with the
+    # preset's dither in one folder: the cell is the dither runs, the 16-bit cells the floor's
+    _fake_run(tmp_path, "floor", 0.30, 10, 0, shadow_bits=8, init_bits=7)
+    _fake_run(tmp_path, "dither", 0.97, 10, 0, shadow_bits=8, init_bits=7, lr_rounding="dither")
+    _fake_run(tmp_path, "16", 0.97, 10, 0)
+    _fake_run(tmp_path, "16-dither", 0.10, 10, 0, lr_rounding="dither")
+    t = build_table("4.3", [{**m, "preset": "mnist-snn"} for m in find_runs([tmp_path])])
+    by = {(c["row"], c["column"]): c for c in t["cells"]}
+    for key, rounding, dirs in ((("8 bits", "8 bits"), "dither", ["dither"]),
+                                (("8 bits", "16 bits"), "floor", ["16"])):
+        assert by[key]["lr_rounding"] == rounding
+        assert [d.rsplit("/", 1)[-1] for d in by[key]["ours"]["runs"]] == dirs
+    assert "dither for MP 8-4, MP 8-8; floor for MP 16-4" in table_markdown(t)
+
+
 def test_sweep_cli_dry_run_and_bad_grid(tmp_path, capsys):
     rc = main(["sweep", "--table", "4.2", "--seeds", "0", "--epochs", "1", "--dry-run",
                "--out", str(tmp_path)])

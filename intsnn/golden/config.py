@@ -14,14 +14,15 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 
 __all__ = [
-    "LayerParams", "NetConfig", "PRESETS", "DEFAULT_HEADROOM", "preset", "bits_signed",
-    "bits_unsigned", "floor_log2", "trace_bound",
+    "LayerParams", "NetConfig", "PRESETS", "DEFAULT_HEADROOM", "LATER_FIELDS", "LR_ROUNDINGS",
+    "preset", "bits_signed", "bits_unsigned", "floor_log2", "trace_bound",
 ]
 
 ARCHS = ("snn", "rsnn", "csnn")
 ERROR_MODES = ("direct", "final", "feedback")
 LOSSES = ("standard", "positive", "random")
 CLIP_ORDERS = ("shift_then_clip", "clip_then_shift")
+LR_ROUNDINGS = ("floor", "nearest", "dither")
 REC_SOURCES = ("pre_reset", "post_reset")
 
 
@@ -122,6 +123,12 @@ class NetConfig:
         needs an explicit width).
     error_mode, loss : error propagation (3.9-3.16) and loss variant (3.6-3.8).
     clip_order : ``"shift_then_clip"`` (default, see docs) or ``"clip_then_shift"`` (literal).
+    lr_rounding : how eq. 3.18's shifts (``Delta >> eta_hat`` and the decay ``W >> rho_hat``)
+        round: ``"floor"`` (the thesis's arithmetic shift, default), ``"nearest"`` (half up) or
+        ``"dither"`` (a hashed offset per update and synapse, unbiased;
+        :func:`~intsnn.golden.ops.round_offset`).  The hardware implements ``"floor"`` only.
+        :func:`preset` takes ``"dither"`` for shadow weights narrower than 16 bits
+        (docs/algorithm.md, "Rounding of the learning-rate shift").
     soft_error_start : Feedback mode: time steps before the error neurons start integrating.
     fb_threshold : threshold of the Feedback/Final error neurons (3.11-3.12).
     conv_* : CSNN geometry.
@@ -148,6 +155,7 @@ class NetConfig:
     error_mode: str = "direct"
     loss: str = "standard"
     clip_order: str = "shift_then_clip"
+    lr_rounding: str = "floor"
     soft_error_start: int = 5
     fb_threshold: int = 64
     conv_kernel: int = 5
@@ -175,6 +183,9 @@ class NetConfig:
             raise ValueError(f"rec_source must be one of {REC_SOURCES}, got {self.rec_source!r}")
         if self.clip_order not in CLIP_ORDERS:
             raise ValueError(f"clip_order must be one of {CLIP_ORDERS}, got {self.clip_order!r}")
+        if self.lr_rounding not in LR_ROUNDINGS:
+            raise ValueError(f"lr_rounding must be one of {LR_ROUNDINGS}, "
+                             f"got {self.lr_rounding!r}")
         for name in ("n_in", "n_hidden", "n_out", "timesteps", "batch_size", "alpha", "clip",
                      "input_bits", "fb_threshold"):
             if getattr(self, name) < 1:
@@ -395,6 +406,16 @@ class NetConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def canonical_dict(self) -> dict:
+        """:meth:`to_dict` without the fields of :data:`LATER_FIELDS` that hold the value
+        reproducing the behaviour from before the field existed: what a run's fingerprint is
+        computed from, so that runs recorded before a field was added stay valid."""
+        d = self.to_dict()
+        for k, v in LATER_FIELDS.items():
+            if d.get(k) == v:
+                del d[k]
+        return d
+
     @classmethod
     def from_dict(cls, d: dict) -> "NetConfig":
         d = dict(d)
@@ -406,6 +427,11 @@ class NetConfig:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
         return cls(**d)
+
+
+#: Fields added after runs were first recorded -> the value that behaves as before the field
+#: existed (see :meth:`NetConfig.canonical_dict`).
+LATER_FIELDS = {"lr_rounding": "floor"}
 
 
 # ---------------------------------------------------------------------- presets (Table D.2)
@@ -454,6 +480,11 @@ def preset(name: str, shadow_bits: int = 16, inference_bits: int = 8, *,
     ``S - h`` bits (``init_bits``), so the weights can grow by a factor 2**h before the S-bit
     rails, as the thesis's (unsaturated) weights did.  ``headroom=None`` takes
     :data:`DEFAULT_HEADROOM`; ``headroom=0`` is Table D.2 read literally.
+
+    Rounding (docs/algorithm.md, "Rounding of the learning-rate shift"): the thesis's floor
+    (``lr_rounding="floor"``) on its 16-bit shadow weights; ``"dither"`` for ``S < 16``, where
+    the rescaled learning rates make most updates smaller than one shadow LSB and the floor's
+    bias of -1/2 LSB per update would drive every weight up.
     """
     if name not in _BASE:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
@@ -482,5 +513,6 @@ def preset(name: str, shadow_bits: int = 16, inference_bits: int = 8, *,
             changes["voltage_bits"] = base.voltage_bits + max(0, q)
     if h:
         changes["init_bits"] = shadow_bits - h
+    changes["lr_rounding"] = "floor" if shadow_bits == 16 else "dither"
     changes.update(overrides)
     return base.replace(**changes)

@@ -167,7 +167,8 @@ class IntSNN:
 
     def update(self, d_hidden, d_output):
         """Eq. 3.18 (+3.27) on the shadow weights; the inference weights follow (eq. 3.24)."""
-        self.weights = ref.apply_update(self.cfg, self.weights, d_hidden, d_output)
+        self.weights = ref.apply_update(self.cfg, self.weights, d_hidden, d_output,
+                                        self.seed, self.updates)
         self.updates += 1
 
     def train_batch(self, x, labels) -> np.ndarray:

@@ -11,13 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from .config import NetConfig
+from .counter_hash import counter_hash
 
 __all__ = [
     "ITYPE", "as_int", "saturate", "lif_voltage", "spike", "pseudo_grad", "hard_reset",
-    "pre_trace", "corr_trace", "b16", "quantize", "prediction_error", "clip", "weight_update",
+    "pre_trace", "corr_trace", "b16", "quantize", "prediction_error", "clip", "round_offset",
+    "weight_update", "LR_ROUND_KEY", "WEYL",
 ]
 
 ITYPE = np.int64
+#: Hash key of the learning-rate dither ("LRND"; docs/algorithm.md, "Rounding of the
+#: learning-rate shift").
+LR_ROUND_KEY = 0x4C524E44
+#: The Weyl increment of the dither is the top ``k`` bits of this constant (2**64 / golden ratio).
+WEYL = 0x9E3779B97F4A7C15
 
 
 def as_int(a) -> np.ndarray:
@@ -102,18 +109,48 @@ def clip(d, bound: int) -> np.ndarray:
     return np.clip(d, -bound, bound)
 
 
-def weight_update(w_shadow, delta, lr_shift: int, wd_shift, cfg: NetConfig) -> np.ndarray:
-    """Eqs. 3.18 + 3.27: ``W <- sat_S(W - step(Delta) - (W >> rho_hat))``.
+def round_offset(cfg: NetConfig, shift: int, seed: int, update: int, stream: int,
+                 shape) -> np.ndarray:
+    """The offset ``u`` added before a right shift of eq. 3.18 (``(x + u) >> shift``).
 
-    ``step`` is ``clip(Delta >> eta_hat)`` (``clip_order='shift_then_clip'``, the default) or the
-    literal ``clip(Delta) >> eta_hat``.  Weight decay is skipped when ``wd_shift`` is None.
-    The new shadow weight saturates to S bits.
+    ``cfg.lr_rounding`` decides, with ``0 <= u < 2**shift``: ``floor`` ``u = 0`` (the thesis's
+    arithmetic shift); ``nearest`` ``u = 2**(shift-1)`` (half up); ``dither``
+    ``u[i] = (U + i * phi) mod 2**shift`` for the synapse at flat (row-major ``(post, pre)``)
+    index ``i`` of the layer, with ``U = H(seed, LRND, update, stream) >> (64 - shift)`` and
+    ``phi = (WEYL >> (64 - shift)) | 1`` (odd).  Over the update counter ``u`` is uniform for
+    every synapse, so ``E[(x + u) >> shift] = x / 2**shift`` exactly (unbiased), and within one
+    update the offsets of the synapses are spread evenly over ``[0, 2**shift)``.
+    ``stream``: 0 hidden learning rate, 1 output learning rate, 2 hidden decay, 3 output decay.
+    ``update`` is the number of updates applied before this one.  Returns int64 ``shape``.
+    """
+    k = int(shift)
+    if k == 0 or cfg.lr_rounding == "floor":
+        return np.zeros(shape, ITYPE)
+    if cfg.lr_rounding == "nearest":
+        return np.full(shape, 1 << (k - 1), ITYPE)
+    mask = np.uint64((1 << k) - 1)
+    base = counter_hash(seed, LR_ROUND_KEY, update, stream)[0] >> np.uint64(64 - k)
+    phi = np.uint64((WEYL >> (64 - k)) | 1)
+    i = np.arange(int(np.prod(shape)), dtype=np.uint64)
+    return ((base + i * phi) & mask).astype(ITYPE).reshape(shape)
+
+
+def weight_update(w_shadow, delta, lr_shift: int, wd_shift, cfg: NetConfig,
+                  offset=0, decay_offset=0) -> np.ndarray:
+    """Eqs. 3.18 + 3.27: ``W <- sat_S(W - step(Delta) - decay(W))``.
+
+    ``step`` is ``clip((Delta + offset) >> eta_hat)`` (``clip_order='shift_then_clip'``, the
+    default) or the literal order ``(clip(Delta) + offset) >> eta_hat``; ``decay`` is
+    ``(W + decay_offset) >> rho_hat``, skipped when ``wd_shift`` is None.  The offsets are the
+    rounding offsets of :func:`round_offset` (0: the floor of the thesis's shifts).  The new
+    shadow weight saturates to S bits.
     """
     w = as_int(w_shadow)
     d = as_int(delta)
+    u = as_int(offset)
     if cfg.clip_order == "shift_then_clip":
-        step = clip(d >> lr_shift, cfg.clip)
+        step = clip((d + u) >> lr_shift, cfg.clip)
     else:
-        step = clip(d, cfg.clip) >> lr_shift
-    decay = (w >> wd_shift) if wd_shift is not None else 0
+        step = (clip(d, cfg.clip) + u) >> lr_shift
+    decay = ((w + as_int(decay_offset)) >> wd_shift) if wd_shift is not None else 0
     return np.clip(w - step - decay, cfg.shadow_min, cfg.shadow_max)

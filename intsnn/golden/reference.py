@@ -187,10 +187,19 @@ def deltas(cfg: NetConfig, fwd: Forward, vfb_output, vfb_hidden):
     return d_hid, d_out
 
 
-def apply_update(cfg: NetConfig, w: Weights, d_hid, d_out) -> Weights:
-    """Eq. 3.18 with the clip of 3.27 on both trained layers; the recurrent weights stay fixed."""
-    return Weights(ops.weight_update(w.hidden, d_hid, cfg.hidden.lr_shift, cfg.hidden.wd_shift,
-                                     cfg),
-                   ops.weight_update(w.output, d_out, cfg.output.lr_shift, cfg.output.wd_shift,
-                                     cfg),
-                   w.recurrent)
+def apply_update(cfg: NetConfig, w: Weights, d_hid, d_out, seed: int = 0,
+                 update: int = 0) -> Weights:
+    """Eq. 3.18 with the clip of 3.27 on both trained layers; the recurrent weights stay fixed.
+
+    ``seed`` and ``update`` (the number of updates applied before this one) key the rounding
+    offsets of ``cfg.lr_rounding = "dither"`` (:func:`~intsnn.golden.ops.round_offset`).
+    """
+    new = []
+    for layer, (wl, d, p) in enumerate(((w.hidden, d_hid, cfg.hidden),
+                                        (w.output, d_out, cfg.output))):
+        shape = np.shape(wl)
+        u = ops.round_offset(cfg, p.lr_shift, seed, update, layer, shape)
+        ud = 0 if p.wd_shift is None else ops.round_offset(cfg, p.wd_shift, seed, update,
+                                                           2 + layer, shape)
+        new.append(ops.weight_update(wl, d, p.lr_shift, p.wd_shift, cfg, u, ud))
+    return Weights(new[0], new[1], w.recurrent)

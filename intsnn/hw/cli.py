@@ -25,9 +25,11 @@ __all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
-               batch_size=None, headroom=None):
+               batch_size=None, headroom=None, lr_rounding=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
+    if lr_rounding is not None:
+        over["lr_rounding"] = lr_rounding
     if n_out is not None:
         over["n_out"] = n_out
     if batch_size is not None:
@@ -74,7 +76,7 @@ def run_generate(a) -> int:
     out = outputs.check_out_dir(a.out)
     n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
-                     a.headroom)
+                     a.headroom, getattr(a, "lr_rounding", None))
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     with outputs.run_lock(out):

@@ -137,7 +137,8 @@ class HwConfig:
     Parameters
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
-        Arch ``snn``/``rsnn`` (``rec_source="pre_reset"``), Direct error, standard loss.
+        Arch ``snn``/``rsnn`` (``rec_source="pre_reset"``), Direct error, standard loss, the
+        floor of eq. 3.18's shifts (``lr_rounding="floor"``).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).
@@ -185,6 +186,11 @@ class HwConfig:
         if cfg.arch == "rsnn" and cfg.rec_source != "pre_reset":
             raise ValueError(f"rec_source {cfg.rec_source!r} is not supported in hardware "
                              f"(pre_reset)")
+        if cfg.lr_rounding != "floor":
+            # the update lanes shift without an offset; docs/algorithm.md says what dither costs
+            raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
+                             f"(floor); presets with shadow_bits < 16 take 'dither': pass "
+                             f"lr_rounding='floor' (--lr-rounding floor) for hardware")
         for name in ("n_in", "n_hidden", "n_out"):
             if getattr(cfg, name) > ADDRESS_LIMIT:
                 raise ValueError(f"{name}={getattr(cfg, name)} exceeds the bus address field "

@@ -30,6 +30,8 @@ def _overrides(a) -> dict:
         over["n_hidden"] = a.n_hidden
     if getattr(a, "headroom", None) is not None:
         over["headroom"] = a.headroom
+    if getattr(a, "lr_rounding", None) is not None:
+        over["lr_rounding"] = a.lr_rounding
     return over
 
 

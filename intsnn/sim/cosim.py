@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.config import NetConfig
+from ..golden.config import LATER_FIELDS, NetConfig
 from ..golden.model import IntSNN
 from ..hw.config import DEFAULT_LANES as HW_DEFAULT_LANES, HwConfig
 from ..sw import outputs
@@ -191,11 +191,13 @@ def _norm(d: dict) -> dict:
 
 def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
     """Raise ValueError if ``manifest`` (generator output) was made for another config/lanes."""
-    want = _norm(cfg.to_dict())
+    want = _norm(cfg.canonical_dict())
     have = manifest.get("config")
     if not isinstance(have, dict):
         raise ValueError(f"{where}: manifest.json has no config")
-    have = _norm(have)
+    # a manifest from before a field existed matches that field's old behaviour
+    have = {k: v for k, v in _norm(have).items()
+            if not (k in LATER_FIELDS and LATER_FIELDS[k] == v)}
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     if diff:
         shown = ", ".join(f"{k}: hardware {have.get(k)!r} != requested {want.get(k)!r}"
@@ -211,7 +213,7 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 #: NetConfig fields that ``intsnn generate`` sets from an option.
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
-                     "init_bits": "--headroom"}
+                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -276,7 +278,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
         return vpath, manifest, key
     from ..hw.generate import generate
 
-    key = hashlib.sha256(json.dumps({"config": _norm(cfg.to_dict()), "lanes": lanes,
+    key = hashlib.sha256(json.dumps({"config": _norm(cfg.canonical_dict()), "lanes": lanes,
                                      "hw": _hw_source_digest()}, sort_keys=True).encode()
                          ).hexdigest()[:16]
     d = build_root / key / "hw"
@@ -409,7 +411,8 @@ class CosimInterrupted(KeyboardInterrupt):
 
 
 def _fingerprint(o: CosimOptions, cfg: NetConfig, lanes: int, meta: dict, key: str) -> dict:
-    return {"preset": o.preset, "config": _norm(cfg.to_dict()), "lanes": lanes, "seed": o.seed,
+    return {"preset": o.preset, "config": _norm(cfg.canonical_dict()), "lanes": lanes,
+            "seed": o.seed,
             "sim": o.sim, "hardware": key, "data": {k: meta[k] for k in (
                 "source", "data_dir", "name", "train_rows", "test_rows", "digest")}}
 
@@ -493,7 +496,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     _log(o, f"hardware: {vpath} ({format_seconds(t_gen)})")
 
     fingerprint = _fingerprint(o, cfg, lanes, meta, key)
-    ckpt = out / CHECKPOINT
+    # absolute: the bench runs with the simulator's build folder as its working directory
+    ckpt = out.resolve() / CHECKPOINT
     resume_at = None
     if o.resume and ckpt.is_file():
         resume_at = _resume_point(ckpt, fingerprint)

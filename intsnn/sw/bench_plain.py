@@ -93,6 +93,9 @@ class PlainNumpy:
         if cfg.arch not in ("snn", "rsnn"):
             raise ValueError(f"the plain numpy peer implements arch 'snn' and 'rsnn', not "
                              f"{cfg.arch!r}")
+        if cfg.lr_rounding != "floor":  # the thesis's shift; the benchmark runs MP 16-8
+            raise ValueError(f"the plain numpy peer implements lr_rounding 'floor', not "
+                             f"{cfg.lr_rounding!r}")
         self.cfg, self.seed, self.updates = cfg, seed, 0
         w = init_weights(cfg, seed)
         self.w_hidden, self.w_output, self.w_rec = w.hidden, w.output, w.recurrent

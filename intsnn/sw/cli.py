@@ -25,6 +25,10 @@ def _add_precision(p: argparse.ArgumentParser):
                    help="bits (0..6) between the initial weights and the S-bit rails, with the "
                         "hyper-parameters rescaled to match (default: the preset's, 1; 0 = Table "
                         "D.2 read literally; see docs/algorithm.md 'Headroom')")
+    p.add_argument("--lr-rounding", choices=("floor", "nearest", "dither"), default=None,
+                   help="rounding of eq. 3.18's learning-rate and decay shifts (default: the "
+                        "preset's: floor at 16-bit shadow weights, dither below; the hardware "
+                        "implements floor only; docs/algorithm.md)")
 
 
 def _add_data(p: argparse.ArgumentParser):
@@ -190,6 +194,8 @@ def _train(a) -> int:
         over["headroom"] = a.headroom
     if a.clip_order is not None:
         over["clip_order"] = a.clip_order
+    if a.lr_rounding is not None:
+        over["lr_rounding"] = a.lr_rounding
     if a.rec_shift is not None:
         over["rec_shift"] = a.rec_shift
     if a.rec_source is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..golden.config import LATER_FIELDS
 from . import outputs
 from .command import run_command
 
@@ -48,8 +49,12 @@ def _identity(m: dict) -> dict:
         if d:
             data[split] = {k: d.get(k) for k in ("dataset", "source", "data_dir", "name",
                                                  "samples")}
+    config = m.get("config")
+    if isinstance(config, dict) and m.get("method", "integer") == "integer":
+        # a run from before a field existed behaved as the field's old value
+        config = {**LATER_FIELDS, **config}
     return {"preset": m.get("preset"), "method": m.get("method", "integer"),
-            "config": m.get("config"), "data": data}
+            "config": config, "data": data}
 
 
 def check_comparable(metrics: list[dict]) -> None:

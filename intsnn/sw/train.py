@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..golden.config import NetConfig, preset
+from ..golden.config import LATER_FIELDS, NetConfig, preset
 from ..golden.init import Weights
 from ..golden.model import IntSNN
 from . import outputs
@@ -170,7 +170,8 @@ def _fingerprint(preset_name: str, cfg: NetConfig, seed: int, splits: dict) -> d
                                                                if m.get("data_dir") else None),
                        "name": m.get("name"), "limit": m.get("limit"), "samples": int(len(d.y)),
                        "digest": data_digest(d)}
-    return {"preset": preset_name, "config": json.loads(json.dumps(cfg.to_dict())),
+    # canonical: a field added later, at its old behaviour, leaves earlier checkpoints valid
+    return {"preset": preset_name, "config": json.loads(json.dumps(cfg.canonical_dict())),
             "seed": int(seed), "data": data}
 
 
@@ -178,6 +179,8 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
+        if prefix == "config." and k in LATER_FIELDS:  # absent: the value from before the field
+            a, b = old.get(k, LATER_FIELDS[k]), new.get(k, LATER_FIELDS[k])
         if isinstance(a, dict) and isinstance(b, dict):
             out += _differences(a, b, f"{prefix}{k}.")
         elif a != b:
@@ -188,7 +191,8 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 #: Config fields set by a command-line option: named first when a resume is refused (the
 #: derived fields they change follow).
 _OPTION_FIELDS = ("shadow_bits", "inference_bits", "init_bits", "batch_size", "error_mode",
-                  "loss", "clip_order", "rec_shift", "rec_source", "n_hidden", "n_out")
+                  "loss", "clip_order", "lr_rounding", "rec_shift", "rec_source", "n_hidden",
+                  "n_out")
 
 
 def _importance(entry: str) -> tuple:

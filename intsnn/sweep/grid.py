@@ -86,8 +86,9 @@ class RunSpec:
         if d["data_dir"] is not None:
             d["data_dir"] = str(Path(d["data_dir"]).resolve())
         if self.method == "integer":
+            # canonical: a field added later, at its old behaviour, leaves earlier runs valid
             d["preset_config"] = preset(self.preset, self.shadow_bits, self.inference_bits,
-                                        headroom=self.headroom).to_dict()
+                                        headroom=self.headroom).canonical_dict()
         else:
             from ..baselines.hparams import float_params
             over = {"error_mode": self.error} if self.error else {}

@@ -2,7 +2,9 @@
 
 Any folder holding a ``metrics.json`` of ``intsnn train`` or ``intsnn baseline`` counts (a
 sweep's runs, or runs made by hand): each run is placed in a cell from its metrics alone
-(method, preset, precision, error mode, loss, headroom), and a cell is the mean ± standard
+(method, preset, precision, error mode, loss, headroom, and the rounding of the weight update:
+an integer cell takes the preset's ``lr_rounding`` only, so runs with another rounding in the
+same folder are left out), and a cell is the mean ± standard
 deviation (population, as ``python -m intsnn.sw.report``) of the final test accuracy over its
 seeds.  Runs of one cell with different epochs or training-set sizes are never mixed: the cell
 takes the group with the most epochs (then the most seeds) and says which.
@@ -15,7 +17,7 @@ import statistics
 import textwrap
 from pathlib import Path
 
-from ..golden.config import DEFAULT_HEADROOM
+from ..golden.config import DEFAULT_HEADROOM, preset
 from .grid import CAPTIONS, PAPER, TABLE_CELLS
 
 __all__ = ["find_runs", "run_key", "build_table", "table_markdown", "plot_table",
@@ -53,7 +55,8 @@ def run_key(m: dict) -> dict:
     if method == "integer":
         s, init = c["shadow_bits"], c.get("init_bits")
         k.update(shadow_bits=s, inference_bits=c["inference_bits"], error=c["error_mode"],
-                 loss=c["loss"], headroom=0 if init is None else s - init)
+                 loss=c["loss"], headroom=0 if init is None else s - init,
+                 lr_rounding=c.get("lr_rounding", "floor"))  # absent: a run from before it
     elif method == "fp32-online":
         k["error"] = m.get("float_params", {}).get("error_mode", "feedback")
     return k
@@ -70,8 +73,16 @@ def _matches(key: dict, cell: dict, headroom: dict) -> bool:
     if method == "fp32-online":
         return True
     h = headroom.get(cell["preset"], DEFAULT_HEADROOM[cell["preset"]])
-    return (key["shadow_bits"], key["inference_bits"], key["loss"], key["headroom"]) == (
-        cell["shadow_bits"], cell["inference_bits"], cell.get("loss") or "standard", h)
+    return (key["shadow_bits"], key["inference_bits"], key["loss"], key["headroom"],
+            key["lr_rounding"]) == (cell["shadow_bits"], cell["inference_bits"],
+                                    cell.get("loss") or "standard", h, _rounding(cell, h))
+
+
+def _rounding(cell: dict, headroom: int) -> str:
+    """The ``lr_rounding`` of an integer cell: its preset's (floor at 16 shadow bits, dither
+    below; docs/algorithm.md)."""
+    return preset(cell["preset"], cell["shadow_bits"], cell["inference_bits"],
+                  headroom=headroom).lr_rounding
 
 
 def _cell_stats(runs: list[dict]) -> dict | None:
@@ -101,6 +112,9 @@ def build_table(table: str, runs: list[dict], headroom: dict | None = None) -> d
         paper = PAPER[table].get((row, col))
         cells.append({"row": row, "column": col, "spec": cell, "ours": _cell_stats(mine),
                       "paper": None if paper is None else {"mean": paper[0], "std": paper[1]}})
+        if cell.get("method", "integer") == "integer":
+            h = headroom.get(cell["preset"], DEFAULT_HEADROOM[cell["preset"]])
+            cells[-1]["lr_rounding"] = _rounding(cell, h)
     return {"table": table, "caption": CAPTIONS[table], "cells": cells,
             "headroom": {p: headroom.get(p, h) for p, h in DEFAULT_HEADROOM.items()}}
 
@@ -131,6 +145,13 @@ def table_markdown(t: dict) -> str:
     eps = sorted({c["ours"]["epochs"] for c in t["cells"] if c["ours"]})
     if eps:
         lines += ["", f"Epochs per run: {', '.join(map(str, eps))}."]
+    rnd: dict[str, list[str]] = {}
+    for c in t["cells"]:
+        if c.get("lr_rounding"):
+            rnd.setdefault(c["lr_rounding"], []).append(" ".join(_label(c).split()))
+    if set(rnd) - {"floor"}:  # say which cells do not round as the thesis
+        lines += ["", "Rounding of the weight update (`lr_rounding`, docs/algorithm.md): "
+                  + "; ".join(f"{k} for {', '.join(v)}" for k, v in rnd.items()) + "."]
     return "\n".join(lines)
 
 
