@@ -48,3 +48,22 @@ def test_shd_snn_fits_the_lfe5u_85f(tmp_path, request):
     assert res["pnr"]["fits"], res["pnr"]
     assert res["pnr"]["fmax_mhz"]["clk"] > 0
     assert res["pnr"]["critical_path"]["clk"]["delay_ns"] > 0
+
+
+def test_critical_path_from_a_nextpnr_report():
+    """The manifest's summary of nextpnr's ``critical_paths`` (the report's own format)."""
+    from intsnn.hw.synth import critical_paths
+    clk = "posedge $glbnet$clk$TRELLIS_IO_IN"
+    seg = [{"type": "clk-to-q", "delay": 0.5, "from": {"cell": "a", "port": "CLK"},
+            "to": {"cell": "a", "port": "Q"}},
+           {"type": "routing", "delay": 2.0, "net": "n1", "from": {"cell": "a", "port": "Q"},
+            "to": {"cell": "b", "port": "A"}},
+           {"type": "logic", "delay": 0.25, "from": {"cell": "b", "port": "A"},
+            "to": {"cell": "b", "port": "Z"}},
+           {"type": "setup", "delay": 0.25, "from": {"cell": "c", "port": "DI"},
+            "to": {"cell": "c", "port": "DI"}}]
+    rep = {"critical_paths": [{"from": clk, "to": clk, "path": seg},
+                              {"from": "<async>", "to": clk, "path": seg}]}
+    assert critical_paths(rep) == {"clk": {
+        "delay_ns": 3.0, "routing_ns": 2.0, "logic_ns": 1.0, "segments": 4,
+        "from": "a.CLK", "to": "c.DI", "nets": ["n1"]}}

@@ -26,10 +26,12 @@ Accumulate pipeline (:attr:`~intsnn.hw.config.HwConfig.EVENT_LATENCY` = 3): cycl
 weight word and the accumulator word; ``c+1`` registers them (the weights selected and shifted);
 ``c+2`` registers the product ``w * v``; ``c+3`` adds and writes.  Weight addresses come from a
 counter (``sw * lanes * stride`` kept incrementally, plus a constant per lane), not a
-multiplier.  Forwarding: the accumulator word read at ``c`` misses the writes of ``c+1`` and
-``c+2`` (the read port is transparent for the write of ``c`` itself), so each register stage
-takes the word being written in its cycle when the address matches: back-to-back events into
-one destination word (fewer destination words than pipeline stages) accumulate exactly.
+multiplier.  Forwarding: the accumulator word read at ``c`` misses the writes of ``c``, ``c+1``
+and ``c+2`` (the read ports are not transparent: a transparent port compares the shared, muxed
+read and write addresses behind the RAM, which was the critical path), so the ``c+1`` stage takes
+the word written at ``c`` (a register of the last write) or at ``c+1``, and the ``c+2`` stage the
+word written at ``c+2``, when the address matches, newest first: back-to-back events into one
+destination word (fewer destination words than pipeline stages) accumulate exactly.
 
 Golden twin: the current terms of :func:`intsnn.golden.reference.forward`
 (``x(t) @ B_Q(W_hid).T``, ``B16(V(t-1)) @ W_rec.T``, ``s(t) @ B_Q(W_out).T``).
@@ -203,7 +205,13 @@ class EventEngine(MemoryClient):
         new = [Signal(signed(aw), name=f"acc_new{j}") for j in range(L)]
         m.d.sync += [p2_valid.eq(p1_valid), p2_dw.eq(p1_dw), p2_v.eq(p1_v),
                      p3_valid.eq(p2_valid), p3_dw.eq(p2_dw)]
-        # forwarding: a stage whose word is being written this cycle takes the written value
+        # forwarding: a stage whose word is being written this cycle takes the written value;
+        # the c+1 stage also the value written in the cycle before (wl_*: the last write)
+        wl_valid, wl_dw = Signal(), Signal.like(dw)
+        wl_new = [Signal(signed(aw), name=f"wl_new{j}") for j in range(L)]
+        m.d.sync += [wl_valid.eq(p3_valid), wl_dw.eq(p3_dw)]
+        m.d.sync += [wl_new[j].eq(new[j]) for j in range(L)]
+        fwd1 = wl_valid & (wl_dw == p1_dw)
         fwd2 = p3_valid & (p3_dw == p1_dw)
         fwd3 = p3_valid & (p3_dw == p2_dw)
         for j in range(L):
@@ -213,7 +221,8 @@ class EventEngine(MemoryClient):
             w = Mux(is_spk, self.w_output_r.data[j] >> QS, w)
             acc = Mux(is_spk, self.acc_output_r.data[j], self.acc_hidden_r.data[j])
             m.d.comb += new[j].eq(p3_acc[j] + p3_prod[j])
-            m.d.sync += [p2_w[j].eq(w), p2_acc[j].eq(Mux(fwd2, new[j], acc)),
+            m.d.sync += [p2_w[j].eq(w),
+                         p2_acc[j].eq(Mux(fwd2, new[j], Mux(fwd1, wl_new[j], acc))),
                          p3_prod[j].eq(p2_w[j] * p2_v),
                          p3_acc[j].eq(Mux(fwd3, new[j], p2_acc[j]))]
         acc_h = pack(m, new, signed(hw.acc_hidden_bits), "acc_h")

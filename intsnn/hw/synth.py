@@ -148,7 +148,8 @@ def critical_paths(report: dict, max_nets: int = 16) -> dict:
             e = seg.get(side, {})
             return f"{e.get('cell', '?')}.{e.get('port', '?')}"
 
-        out[clock_name(cp["from"])] = {
+        # "posedge $glbnet$clk$TRELLIS_IO_IN" -> "clk"
+        out[clock_name(cp["from"].split(" ")[-1])] = {
             "delay_ns": round(total, 3), "routing_ns": round(routing, 3),
             "logic_ns": round(total - routing, 3), "segments": len(segs),
             "from": end(segs[0], "from"), "to": end(segs[-1], "to"),
