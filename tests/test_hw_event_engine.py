@@ -23,7 +23,8 @@ def weight_words(w, lanes):
 
 def ref_events(hw: HwConfig, src: int, source, weights, acc):
     """Golden twin: ``acc + v @ W.T`` with ``W = B_Q(W_hid)``, ``W_rec`` or ``B_Q(W_out)``, and
-    the schedule's cycles ``event_overhead + words + nonzero words + destination words * events``."""
+    the schedule's cycles ``event_overhead + words + nonzero words + destination words *
+    events``."""
     cfg = hw.net
     w = weights if src == SRC_RECURRENT else ops.quantize(weights, cfg)
     new = acc + np.asarray(source) @ w.T

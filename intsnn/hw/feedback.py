@@ -4,9 +4,10 @@ For each hidden neuron ``h`` and output word ``k2`` (``n_hidden * OW`` cycles, i
 the ``w_output`` memory ``[h][o-word]``, so its address is a counter): read ``W_out[., h]`` of
 the word's ``lanes`` outputs and the word's errors; register them, then their lane products;
 :attr:`~intsnn.hw.config.HwConfig.FEEDBACK_LATENCY` = 3 cycles after the read a balanced adder
-tree gives the word's ``sum_o B_Q(W_out[o, h]) * e[o]``, accumulated over the output words and written, after the
-last one, into lane ``h % lanes`` of ``vfb_hidden`` word ``h / lanes``.  Padding outputs are left
-out (their weights are never loaded); the padding lanes of ``vfb_hidden`` are never written.
+tree gives the word's ``sum_o B_Q(W_out[o, h]) * e[o]``, accumulated over the output words and
+written, after the last one, into lane ``h % lanes`` of ``vfb_hidden`` word ``h / lanes``.
+Padding outputs are left out (their weights are never loaded); the padding lanes of
+``vfb_hidden`` are never written.
 
 Golden twin: ``e @ B_Q(W_out)`` in :func:`intsnn.golden.reference.error_signals` (Direct mode).
 """

@@ -11,9 +11,9 @@ write is requested by holding ``w_en`` high for one cycle; it lands :data:`WRITE
 later (a COMMAND reaches the sequencer one cycle after ``w_en``: ``busy`` is high
 :data:`WRITE_LATENCY` cycles after it).  A read is requested by holding ``r_en`` high for one
 cycle; ``r_valid`` is high exactly :data:`READ_LATENCY` cycles later, together with ``r_data``.
-Requests may follow each other every cycle; they are served in order.  Signed quantities are returned sign-extended to 32 bits;
-writes use the low bits.  Weights, counts and LABEL may only be accessed while ``busy`` is low,
-or during the clear after reset.
+Requests may follow each other every cycle; they are served in order.  Signed quantities are
+returned sign-extended to 32 bits; writes use the low bits.  Weights, counts and LABEL may only
+be accessed while ``busy`` is low, or during the clear after reset.
 
 After reset the core clears its delta memories: ``busy`` is high for the cycles of an UPDATE
 (:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded meanwhile; the stream is
@@ -42,7 +42,8 @@ from __future__ import annotations
 from .config import words
 
 __all__ = [
-    "WRITE_LATENCY", "READ_LATENCY", "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
+    "WRITE_LATENCY", "READ_LATENCY",
+    "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
     "REGION_CTRL", "REGION_COUNTS", "REGION_W_HIDDEN", "REGION_W_OUTPUT", "REGION_W_RECURRENT",
     "REG_COMMAND", "REG_STATUS", "REG_LABEL", "REG_PREDICTION", "REG_CYCLES", "REG_SAMPLES",
     "CMD_TRAIN", "CMD_INFER", "CMD_UPDATE", "CMD_CLEAR_FRAMES",
