@@ -23,20 +23,26 @@ def small_hw(monkeypatch):
 def test_regenerate_removes_stale_synthesis_outputs(tmp_path, capsys, small_hw):
     out = tmp_path / "hw"
     assert main(["generate", "--preset", "mnist-snn", "--out", str(out)]) == 0
+    en = json.loads((out / "manifest.json").read_text())["energy"]
+    assert en["samples"] == 8 and en["counters_check"] == {"samples": 8}
+    assert en["golden_ops_per_sample"]["forward"]["add32"] > 0 and en["per_epoch"]["golden"][
+        "samples"] == 60_000
+    assert "thesis Table 3.2" in capsys.readouterr().out
     stale = [out / f"intsnn_core.{ext}" for ext in ("stat.json", "netlist.json", "pnr.json")]
     for p in stale:
         p.write_text("{}")  # as a --synth --pnr run of an older design leaves them
     (out / "notes.txt").write_text("mine")
     capsys.readouterr()
     assert main(["generate", "--preset", "mnist-snn", "--batch-size", "4", "--out",
-                 str(out)]) == 0
+                 str(out), "--activity-samples", "0"]) == 0
     printed = capsys.readouterr().out
     assert not any(p.exists() for p in stale)
     assert all(f"removed stale {p}" in printed for p in stale)
     assert (out / "notes.txt").read_text() == "mine"  # not ours: kept
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "intsnn_core.v", "manifest.json", "notes.txt"]
-    assert json.loads((out / "manifest.json").read_text())["config"]["batch_size"] == 4
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["config"]["batch_size"] == 4 and "energy" not in man
 
 
 def test_generate_takes_the_class_count_from_the_data(tmp_path, capsys, small_hw, shd_pair):

@@ -75,6 +75,33 @@ CASES = [
 ]
 
 
+MODE_CASES = [
+    # sim, preset, S, Q, n_hidden, train, test, batch, error mode, loss, clip order
+    pytest.param("icarus", "shd-rsnn", 16, 8, 8, 4, 2, 3, "feedback", "random", None,
+                 marks=pytest.mark.icarus, id="icarus-shd-rsnn-feedback-random"),
+    pytest.param("verilator", "mnist-snn", 16, 8, 16, 8, 4, 4, "final", "positive",
+                 "clip_then_shift", marks=[pytest.mark.verilator, pytest.mark.slow],
+                 id="verilator-mnist-snn-final-positive-clip"),
+]
+
+
+@pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch,mode,loss,order",
+                         MODE_CASES)
+def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test,
+                                      batch, mode, loss, order):
+    over = {"n_hidden": n_hidden, "error_mode": mode, "loss": loss}
+    if order:
+        over["clip_order"] = order
+    o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
+              train_samples=n_train, test_samples=n_test, batch_size=batch, overrides=over)
+    r = cosimulate(o)
+    assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
+    assert r["checked"]["updates"] == -(-n_train // batch)
+    assert (r["config"]["error_mode"], r["config"]["loss"]) == (mode, loss)
+    # the activity counters (error neurons and loss noise included) rebuild every CYCLES register
+    assert r["energy"]["counters_check"]["cycles_register_equal"] == n_train
+
+
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)
 def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_test, batch):
     o = _opts(tmp_path, sim=sim, preset=preset, shadow_bits=S, inference_bits=Q,
@@ -90,6 +117,16 @@ def test_cosim_matches_golden(tmp_path, sim, preset, S, Q, n_hidden, n_train, n_
     assert r["cycles"]["work_per_train_sample"]["n"] == n_train
     assert 1 <= r["cycles"]["ratio_to_work"]["of_sums"] <= r["cycles"]["ratio_to_work"]["max"]
     assert r["cycles"]["total_simulated"] > 0 and 0 <= r["time"]["python_share"] < 1
+    # the activity counters rebuild every sample's CYCLES register read from the hardware, and
+    # count the same synaptic events as the golden model (lane ops = events x padded width)
+    en = r["energy"]
+    assert en["counters_check"] == {"samples": n_train, "cycles_register_equal": n_train,
+                                    "cycles_register_checked": n_train}
+    lanes = r["lanes"]
+    lane, use = en["hw_lane_ops_per_sample"], en["hw_useful_lane_ops_per_sample"]
+    assert lane["acc_spike"] * r["config"]["n_out"] == pytest.approx(
+        use["acc_spike"] * lanes * -(-r["config"]["n_out"] // lanes))
+    assert en["golden_pj_per_sample"]["total_min"] > 0
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["config"]["n_hidden"] == n_hidden and saved["simulator"]["name"] == sim
 
@@ -215,8 +252,10 @@ def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys, monkeypatch, 
                                                    f"{bad}: ")
 
 
+# the random loss: a resumed run must also restore the noise keys (UPDATES)
 RESUME = dict(sim="verilator", preset="mnist-snn", shadow_bits=16, inference_bits=8,
-              train_samples=8, test_samples=4, batch_size=4, overrides={"n_hidden": 16})
+              train_samples=8, test_samples=4, batch_size=4,
+              overrides={"n_hidden": 16, "loss": "random"})
 
 
 def _same_run(a, b):

@@ -2,11 +2,12 @@
 reads the BPTT figures of engineer "baselines", and it refuses an unwritable output at once."""
 
 import json
+import os
 
 import numpy as np
 
 from intsnn.golden.config import preset
-from intsnn.sw.bench import compare_table, dense_ops
+from intsnn.sw.bench import busy_cpu_seconds, compare_table, dense_ops
 from intsnn.sw.bench_memory import bptt_figures, memory_table
 from intsnn.sw.bench_peers import make_peers
 
@@ -60,14 +61,26 @@ def test_bench_refuses_an_unknown_peer_before_any_work(tmp_path, capsys):
     assert "'plan-numpy'" in err and len(err.strip().splitlines()) == 1
 
 
-def test_compare_table_shows_wall_and_cpu_ratios_to_both_baselines():
+def test_compare_table_shows_wall_and_cpu_ratios_and_other_jobs():
     peers = {"golden-1t": {"seconds": 1.0, "cpu_seconds": 0.9, "samples_per_second": 100.0,
-                           "dense_ops_per_second": 2e9, "step_peak_mb": 3.0},
+                           "dense_ops_per_second": 2e9, "step_peak_mb": 3.0,
+                           "other_processes_cores": 0.04},
              "plain-numpy": {"seconds": 4.0, "cpu_seconds": 3.0, "samples_per_second": 25.0,
                              "dense_ops_per_second": 5e8, "step_peak_mb": 16.25}}
     c = {"preset": "p", "peers": peers,
          "time_ratio_to_plain_numpy": {"golden-1t": 0.25, "plain-numpy": 1.0},
          "cpu_ratio_to_plain_numpy": {"golden-1t": 0.3, "plain-numpy": 1.0}}
     rows = compare_table([c]).splitlines()
-    assert rows[2] == "| p | golden-1t | 1.00 | 0.250 | - | 0.90 | 0.300 | 100 | 2.00 | 3.0 |"
-    assert rows[3] == "| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 |"
+    assert rows[2] == ("| p | golden-1t | 1.00 | 0.250 | - | 0.90 | 0.300 | 100 | 2.00 | 3.0 | "
+                       "0.040 |")
+    assert rows[3] == ("| p | plain-numpy | 4.00 | 1.000 | - | 3.00 | 1.000 | 25 | 0.50 | 16.2 | "
+                       "- |")
+
+
+def test_busy_cpu_counts_every_busy_field_of_proc_stat(tmp_path):
+    # user nice system idle iowait irq softirq steal guest guest_nice: idle and iowait are not
+    # busy, guest time is already in user
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 50 30 1000 20 5 5 10 7 3\ncpu0 50 25 15 500 10 2 3 5 0 0\n")
+    assert busy_cpu_seconds(str(stat)) == 200 / os.sysconf("SC_CLK_TCK")
+    assert busy_cpu_seconds(str(tmp_path / "none")) is None

@@ -195,6 +195,33 @@ def test_fast_equals_reference_on_many_random_configurations(case):
     check_fast_equals_reference(case)
 
 
+@settings(QUICK, max_examples=60)
+@given(cases(), st.integers(0, 2 ** 16), st.sampled_from([1, 1 << 12, 1 << 40]))
+def test_fast_weight_update_equals_reference(case, seed, span):
+    """Eqs. 3.18 + 3.27 in one pass (IntSNN.update on the fast path): weights at and near both
+    saturation limits, deltas small and far beyond the clip, with and without weight decay,
+    every rounding of the shifts (the dither keyed by seed and update)."""
+    from intsnn.golden import reference as ref
+    from intsnn.golden.init import Weights
+    cfg = case[0]
+    rng = np.random.default_rng(seed)
+    lo, hi = cfg.shadow_min, cfg.shadow_max
+
+    def weights(shape):
+        w = rng.integers(lo, hi + 1, shape)
+        w.flat[:4] = [lo, hi, lo + 1, hi - 1][:w.size]
+        return w
+
+    w = Weights(weights((cfg.n_hidden, cfg.n_in)), weights((cfg.n_out, cfg.n_hidden)), None)
+    dh = rng.integers(-span, span + 1, w.hidden.shape)
+    do = rng.integers(-span, span + 1, w.output.shape)
+    key = (seed % 5, seed % 1000)  # the model's seed, the number of updates before this one
+    got, want = fast.apply_update_fast(cfg, w, dh, do, *key), ref.apply_update(cfg, w, dh, do,
+                                                                              *key)
+    eq(got.hidden, want.hidden)
+    eq(got.output, want.output)
+
+
 def test_sixteen_bit_input_counts_do_not_wrap():
     # issue 7: the fast path cast inputs to int16, so x = 40000 became negative
     cfg = NetConfig(n_in=3, n_hidden=4, n_out=2, timesteps=3, input_bits=16, batch_size=2,
@@ -206,6 +233,36 @@ def test_sixteen_bit_input_counts_do_not_wrap():
     for mode in ("online", "deferred"):
         for u, v in zip(IntSNN(cfg, 0, trace_mode=mode).batch_deltas(x, y), want):
             eq(u, v)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int64])
+def test_out_of_range_inputs_are_refused_in_every_part(dtype):
+    # uint8 is the kernel's type for 2-bit inputs: the kernel range-checks it in its own pass
+    # (the offending sample is in the second chunk, which the second part runs); the others are
+    # checked before the cast, where 256 would wrap to 0
+    cfg = NetConfig(n_in=5, n_hidden=4, n_out=2, timesteps=3, input_bits=2, batch_size=40,
+                    hidden=LayerParams(3, 2, 0), output=LayerParams(3, 2, 0))
+    bad = 256 if dtype == np.uint16 else cfg.in_max + 1
+    x = np.ones((40, 3, 5), dtype)
+    y = np.zeros(40, np.int64)
+    saved = fast.get_threads()
+    try:
+        for threads, mode in [(1, "online"), (2, "online"), (2, "deferred")]:
+            fast.set_threads(threads)
+            m = IntSNN(cfg, 0, trace_mode=mode)
+            before = m.weights.hidden.copy()
+            x[20, 2, 4] = bad
+            with pytest.raises(ValueError, match=r"inputs must be in 0\.\.3"):
+                m.train_batch(x, y)
+            with pytest.raises(ValueError, match="inputs must be in"):
+                m.predict(x)
+            eq(m.weights.hidden, before)
+            assert m.updates == 0
+            x[20, 2, 4] = cfg.in_max  # the largest valid input passes
+            m.train_batch(x, y)
+            assert m.updates == 1 and fast._check_x(cfg, x).dtype == np.uint8
+    finally:
+        fast.set_threads(saved)
 
 
 def test_online_memory_does_not_grow_with_t_and_auto_picks_it():

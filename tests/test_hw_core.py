@@ -26,7 +26,7 @@ def check_against_golden(cfg, lanes, seed=0, n=3):
     x, labels = random_inputs(cfg, n, seed + 100)
     exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s])))[0]
                for s in range(n)]
-    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n)
+    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
     dh, do, counts = net.batch_deltas(x, labels)
     np.testing.assert_array_equal(r.counts, counts)
     np.testing.assert_array_equal(r.predictions, np.argmax(counts, axis=1))
@@ -61,6 +61,49 @@ def test_core_clip_then_shift_and_padding(lanes):
     # n_in, n_hidden, n_out not multiples of lanes: padding lanes must stay inert
     cfg = small_cfg("rsnn", 16, 8, clip_order="clip_then_shift", n_in=11, n_hidden=7, n_out=3)
     check_against_golden(cfg, lanes, seed=3)
+
+
+@pytest.mark.parametrize("arch,mode,loss,lanes", [
+    ("snn", "direct", "random", 1), ("snn", "final", "positive", 2),
+    ("rsnn", "feedback", "random", 4),
+    pytest.param("snn", "final", "random", 4, marks=pytest.mark.slow),
+    pytest.param("rsnn", "feedback", "standard", 2, marks=pytest.mark.slow),
+    pytest.param("snn", "feedback", "positive", 1, marks=pytest.mark.slow),
+    pytest.param("rsnn", "direct", "positive", 8, marks=pytest.mark.slow)])
+def test_core_error_modes_and_losses(arch, mode, loss, lanes):
+    """Every error mode (eqs. 3.9-3.16) and loss (eqs. 3.6-3.8), sizes not multiples of the
+    lanes.  A low error-neuron threshold so that the Final and Feedback neurons spike."""
+    cfg = small_cfg(arch, 16, 8, n_in=11, n_hidden=7, n_out=3).replace(
+        error_mode=mode, loss=loss, fb_threshold=6, soft_error_start=1)
+    check_against_golden(cfg, lanes, seed=11)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_core_post_reset_rsnn(lanes):
+    """``rec_source="post_reset"``: B16 of the reset voltage V_s(t-1) feeds the recurrence."""
+    cfg = small_cfg("rsnn", 16, 8, n_hidden=7).replace(rec_source="post_reset")
+    check_against_golden(cfg, lanes, seed=13)
+
+
+def test_core_random_loss_keys():
+    """The random loss's noise follows the SEED and UPDATES registers (UPDATES counting the
+    updates): two one-sample batches after a start at update 5, against the golden model with
+    that seed and update counter (batch positions > 0: :func:`check_against_golden`)."""
+    cfg = small_cfg("snn", 16, 8, batch_size=1).replace(loss="random")
+    seed = (1 << 63) + 12345
+    x, labels = random_inputs(cfg, 2, 21)
+    results = []
+    for s in (seed, seed + 1):    # another seed draws other noise: the keys reach the hash
+        net = IntSNN(cfg, seed=s)
+        net.updates = 5
+        for b in range(2):
+            net.update(*net.batch_deltas(x[b:b + 1], labels[b:b + 1])[:2])
+        results.append(net.weights)
+    r = rtl_train(cfg, 4, IntSNN(cfg, seed=seed).weights, x, labels, batch_size=1,
+                  loss_seed=seed, first_update=5)
+    np.testing.assert_array_equal(r.weights.hidden, results[0].hidden)
+    np.testing.assert_array_equal(r.weights.output, results[0].output)
+    assert (results[1].hidden != results[0].hidden).any()
 
 
 def test_core_two_batches_and_inference():

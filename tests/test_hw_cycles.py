@@ -40,12 +40,14 @@ def test_work_by_hand():
     # P = 1: HW = OW = 2 words, IW = 3; output neuron 0 has a pg but e[0] = 0: no delta work
     w = cycles.sample_work(cfg, 1, *args)
     assert w == {"synaptic_events": 3 * 2 + 1 * 2 + 1 * 2, "neuron_updates": 2 * (2 + 2),
-                 "error": 2, "feedback": 2 * 2, "deferred_delta": 3, "stream_beats": 2 * 3,
+                 "error": 2, "feedback": 2 * 2, "deferred_delta": 3, "error_neurons": 0,
+                 "loss_noise": 0, "stream_beats": 2 * 3,
                  "total": 10 + 8 + 2 + 4 + 3 + 6}
     # P = 2: one word per layer, IW = 2; the output word has a pg and e != 0
     w = cycles.sample_work(cfg, 2, *args)
     assert w == {"synaptic_events": 3 + 1 + 1, "neuron_updates": 2 * 2, "error": 1,
-                 "feedback": 2, "deferred_delta": 2 + 3, "stream_beats": 4, "total": 21}
+                 "feedback": 2, "deferred_delta": 2 + 3, "error_neurons": 0, "loss_noise": 0,
+                 "stream_beats": 4, "total": 21}
     assert cycles.sample_work(cfg, 2, *args, train=False)["total"] == 5 + 4 + 1 + 4
 
 
@@ -69,6 +71,19 @@ def test_cycles_by_hand():
     train = infer + 2 * 1 + F + (2 + (2 + D)) + (2 + (3 + D))
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
     assert cycles.stream_cycles(cfg, 2) == 2 * 2 * 2
+    # error modes and losses add their engines to TRAIN only (O = 2, OW = 1, T = 2)
+    args = (x, v_h, s_h, pg_h, pg_o, e, vfb_h)
+    for mode, loss, start, extra in (
+            ("final", "standard", 0, 0), ("direct", "positive", 0, 0),
+            ("direct", "random", 0, 4 + 2),                  # prefix + one hash per output
+            ("final", "random", 0, 4 + 2),
+            ("feedback", "standard", 1, 1 * (1 + 1)),        # one step: OW + latency
+            ("feedback", "standard", 0, 2 * (1 + 1)),
+            ("feedback", "random", 0, 2 * ((1 + 1) + (5 + 2))),   # + the step's noise
+            ("feedback", "random", 2, 0)):                  # no step: no error neurons
+        c = cfg.replace(error_mode=mode, loss=loss, soft_error_start=start)
+        assert cycles.expected_cycles(c, 2, *args, False) == infer, (mode, loss, start)
+        assert cycles.expected_cycles(c, 2, *args) == train + extra, (mode, loss, start)
 
 
 def test_update_formula():

@@ -26,11 +26,7 @@ SMALL = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
     ({}, 3, r"lanes must be a power of two .*, not 3"),
     ({}, 128, r"lanes must be in 1\.\.64, not 128"),
     ({"arch": "csnn", "n_in": 784, "n_hidden": 32 * 144}, 1, r"arch 'csnn' is not supported"),
-    ({"error_mode": "feedback"}, 1, r"error_mode 'feedback' is not supported"),
-    ({"loss": "positive"}, 1, r"loss 'positive' is not supported"),
     ({"n_in": 20000}, 1, r"n_in=20000 exceeds the bus address field"),
-    ({"arch": "rsnn", "voltage_bits": 20, "rec_source": "post_reset"}, 1,
-     r"rec_source 'post_reset' is not supported"),
     ({"lr_rounding": "dither"}, 1, r"lr_rounding 'dither' is not supported in hardware "
                                    r"\(floor\)"),
     ({"lr_rounding": "nearest"}, 1, r"lr_rounding 'nearest' is not supported"),
@@ -64,8 +60,14 @@ def test_core_constructor():
         IntSNNCore(HwConfig(net=SMALL))
 
 
-def test_manifest_and_lint(tmp_path):
-    cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3)
+@pytest.mark.parametrize("modes,memories", [
+    ({}, set()),
+    ({"error_mode": "feedback", "loss": "random", "soft_error_start": 1,
+      "rec_source": "post_reset"}, {"loss_noise", "error_neurons"}),
+    pytest.param({"error_mode": "final", "loss": "random"}, {"loss_noise"},
+                 marks=pytest.mark.slow)])
+def test_manifest_and_lint(tmp_path, modes, memories):
+    cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3, **modes)
     vpath, man = generate(cfg, 2, tmp_path)
     assert vpath.exists() and (tmp_path / "manifest.json").exists()
     assert json.loads((tmp_path / "manifest.json").read_text())["lanes"] == 2
@@ -77,6 +79,7 @@ def test_manifest_and_lint(tmp_path):
     assert man["cycles"]["update_cycles"] == cycles.expected_update_cycles(cfg, 2)
     assert man["widths"]["delta_accumulator"] == cfg.widths()["delta_accumulator"]
     assert "w_recurrent" in man["state"]["memories"]
+    assert set(man["state"]["memories"]) & {"loss_noise", "error_neurons"} == memories
     text = vpath.read_text()
     assert "module intsnn_core" in text
     tools = pytest.importorskip("intsnn.sim.tools")

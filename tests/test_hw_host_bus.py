@@ -59,8 +59,14 @@ def test_host_bus_follows_the_protocol(arch, lanes):
                        (dut.cycles, 123456), (dut.samples, 7)):
             ctx.set(sig, v)
         await host.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_LABEL), 2)
+        await host.set_loss_keys(0xFEDCBA9876543210, 41)
+        ctx.set(dut.update_done, 1)     # an UPDATE finished: UPDATES counts up
+        await ctx.tick()
+        ctx.set(dut.update_done, 0)
+        seen["keys"] = (ctx.get(dut.seed), ctx.get(dut.updates))
         seen["regs"] = [await host.read(hp.addr(hp.REGION_CTRL, 0, reg)) for reg in (
-            hp.REG_STATUS, hp.REG_LABEL, hp.REG_PREDICTION, hp.REG_CYCLES, hp.REG_SAMPLES)]
+            hp.REG_STATUS, hp.REG_LABEL, hp.REG_PREDICTION, hp.REG_CYCLES, hp.REG_SAMPLES,
+            hp.REG_SEED_LO, hp.REG_SEED_HI, hp.REG_UPDATES)]
         # a COMMAND write is a one-cycle strobe with the code, the cycle after w_en
         ctx.set(dut.bus.addr, hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND))
         ctx.set(dut.bus.w_data, hp.CMD_UPDATE)
@@ -87,7 +93,9 @@ def test_host_bus_follows_the_protocol(arch, lanes):
             assert mems[name][word][lane] == v, (name, r, c)
     np.testing.assert_array_equal(seen["counts"], counts)
     assert from_words(mems["counts"], cfg.n_out).tolist() == counts.tolist()
-    assert seen["regs"] == [hp.STATUS_BUSY | hp.STATUS_FRAMES_READY, 2, 2, 123456, 7]
+    assert seen["keys"] == (0xFEDCBA9876543210, 42)
+    assert seen["regs"] == [hp.STATUS_BUSY | hp.STATUS_FRAMES_READY, 2, 2, 123456, 7,
+                            0x76543210, 0xFEDCBA98, 42]
     assert seen["command"] == (1, hp.CMD_UPDATE) and seen["command_after"] == 0
     assert seen["command_before"] == 0
     assert seen["disabled"] == (True, 2)

@@ -15,9 +15,10 @@ from intsnn.hw.config import HwConfig  # noqa: E402
 from intsnn.hw.event_engine import SRC_INPUT, SRC_RECURRENT, SRC_SPIKES  # noqa: E402
 from intsnn.hw.sequencer import Sequencer  # noqa: E402
 
-ENGINES = ("events", "hidden", "output", "error", "feedback", "deltas", "update")
+ENGINES = ("events", "hidden", "output", "error", "feedback", "deltas", "update", "noise",
+           "error_neurons")
 CYCLES = {"events": 3, "hidden": 2, "output": 4, "error": 2, "feedback": 5, "deltas": 6,
-          "update": 7}
+          "update": 7, "noise": 3, "error_neurons": 2}
 
 
 def ref_schedule(hw: HwConfig, command: int):
@@ -31,7 +32,14 @@ def ref_schedule(hw: HwConfig, command: int):
         if cfg.arch == "rsnn" and t > 0:
             out.append(("events", t, SRC_RECURRENT))
         out += [("hidden", t, None), ("events", t, SRC_SPIKES), ("output", t, None)]
+        if (command == hp.CMD_TRAIN and cfg.error_mode == "feedback"
+                and t >= cfg.soft_error_start):
+            if cfg.loss == "random":
+                out.append(("noise", t, None))
+            out.append(("error_neurons", t, None))
     t = cfg.timesteps - 1
+    if command == hp.CMD_TRAIN and cfg.loss == "random" and cfg.error_mode != "feedback":
+        out.append(("noise", t, None))
     out.append(("error", t, None))
     if command == hp.CMD_TRAIN:
         out += [("feedback", t, None), ("deltas", t, None)]
@@ -83,9 +91,14 @@ def rtl_schedule(hw: HwConfig, commands):
     return starts, cycles
 
 
-@pytest.mark.parametrize("arch", ["snn", "rsnn"])
-def test_schedule(arch):
-    hw = HwConfig(net=small_net(arch, timesteps=3), lanes=2)
+@pytest.mark.parametrize("arch,mode,loss,start", [
+    ("snn", "direct", "standard", 0), ("rsnn", "direct", "standard", 0),
+    ("snn", "final", "random", 0), ("snn", "feedback", "standard", 1),
+    ("rsnn", "feedback", "random", 0), ("snn", "feedback", "random", 3)])
+def test_schedule(arch, mode, loss, start):
+    net = small_net(arch, timesteps=3).replace(error_mode=mode, loss=loss,
+                                               soft_error_start=start)
+    hw = HwConfig(net=net, lanes=2)
     commands = [hp.CMD_TRAIN, hp.CMD_INFER, hp.CMD_UPDATE]
     starts, cycles = rtl_schedule(hw, commands)
     assert starts[0][0] == "update" and starts[0][3] == 1   # clear the deltas after reset

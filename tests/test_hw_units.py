@@ -15,7 +15,9 @@ from amaranth.sim import Simulator  # noqa: E402
 from intsnn.golden import ops  # noqa: E402
 from intsnn.golden.config import LayerParams, NetConfig  # noqa: E402
 from intsnn.hw.config import acc_bits, delta_bits  # noqa: E402
-from intsnn.hw.units import ErrorUnit, NeuronUnit, UpdateUnit  # noqa: E402
+from intsnn.golden.reference import _error_neurons  # noqa: E402
+from intsnn.hw.config import HwConfig  # noqa: E402
+from intsnn.hw.units import ErrorNeuronUnit, ErrorUnit, NeuronUnit, UpdateUnit  # noqa: E402
 
 CFGS = [
     NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
@@ -24,6 +26,9 @@ CFGS = [
               input_bits=8, voltage_bits=12, rec_shift=3, shadow_bits=8, inference_bits=4,
               clip=100, clip_order="clip_then_shift",
               hidden=LayerParams(300, 500, 33, 2), output=LayerParams(30, 60, 0, None)),
+    NetConfig(arch="rsnn", n_in=12, n_hidden=8, n_out=4, timesteps=6, batch_size=3,
+              voltage_bits=14, rec_shift=2, rec_source="post_reset",
+              hidden=LayerParams(300, 500, 5, None), output=LayerParams(30, 60, 0, None)),
 ]
 
 
@@ -64,7 +69,8 @@ def test_neuron_unit(cfg, layer):
     s = ops.spike(v, p.threshold)
     pg = ops.pseudo_grad(v, p.threshold, p.window)
     nxt = np.where(lasts == 1, 0, ops.hard_reset(v, s) >> cfg.beta_shift)
-    q = np.where(lasts == 1, 0, ops.b16(v, cfg.rec_shift))
+    v_rec = ops.hard_reset(v, s) if cfg.rec_source == "post_reset" else v
+    q = np.where(lasts == 1, 0, ops.b16(v_rec, cfg.rec_shift))
     for key, ref in (("v", v), ("spike", s), ("pg", pg), ("acc_next", nxt), ("q", q)):
         np.testing.assert_array_equal([o[key] for o in out], ref, err_msg=key)
 
@@ -98,6 +104,49 @@ def test_error_unit(cfg):
                                                 cfg.replace(n_out=2))[0, 0]))
     out = run_comb(ErrorUnit(net=cfg), cases, ["e"])
     np.testing.assert_array_equal([o["e"] for o in out], ref)
+
+
+@pytest.mark.parametrize("loss", ["positive", "random"])
+def test_error_unit_losses(loss):
+    """Eqs. 3.7/3.8: only the zero errors are replaced (by 1, or by the noise)."""
+    cfg = CFGS[0].replace(loss=loss, alpha=3, timesteps=8)    # (c*3) >> 3 is 0 for c < 3
+    cases, ref = [], []
+    for c in range(cfg.timesteps + 1):
+        for lab in (0, 1):
+            for noise in (-1, 0, 1):
+                cases.append({"count": c, "is_label": lab, "valid": 1, "noise": noise})
+                ref.append(int(ops.prediction_error(np.array([[c, 0]]), np.array([1 - lab]),
+                                                    cfg.replace(n_out=2),
+                                                    np.array([[noise, 0]]))[0, 0]))
+    cases.append({"count": 0, "is_label": 0, "valid": 0, "noise": 1})   # padding lane
+    ref.append(0)
+    out = run_comb(ErrorUnit(net=cfg), cases, ["e"])
+    np.testing.assert_array_equal([o["e"] for o in out], ref)
+    assert 1 in ref and (loss == "positive" or -1 in ref)
+
+
+@pytest.mark.parametrize("th", [1, 64])
+def test_error_neuron_unit(th):
+    """Eqs. 3.9-3.13 over random error sequences from rest, step by step."""
+    cfg = CFGS[0].replace(fb_threshold=th, alpha=128)
+    bits = HwConfig(net=cfg).error_neuron_bits
+    lo, hi = cfg.error_range
+    rng = np.random.default_rng(th)
+    e = rng.integers(lo, hi + 1, (cfg.timesteps, 64))
+    e[:, :8] = hi                      # the largest voltages the bound allows
+    e[:, 8:16] = lo
+    dut = ErrorNeuronUnit(net=cfg, bits=bits)
+    z = np.zeros(64, np.int64)
+    state, cases, ref = (z, z, z, z), [], []
+    for t in range(cfg.timesteps):
+        v_pos, v_neg = state[0], state[1]
+        state, ds = _error_neurons(cfg, state, e[t])
+        cases += [{"v_pos": int(a), "v_neg": int(b), "first": int(t == 0), "e": int(c)}
+                  for a, b, c in zip(v_pos, v_neg, e[t])]
+        ref += [(int(a), int(b), int(d)) for a, b, d in zip(state[0], state[1], ds)]
+    out = run_comb(dut, cases, ["v_pos_next", "v_neg_next", "ds"])
+    assert [(o["v_pos_next"], o["v_neg_next"], o["ds"]) for o in out] == ref
+    assert {d for *_, d in ref} == {-1, 0, 1}
 
 
 @pytest.mark.parametrize("unit", [NeuronUnit, UpdateUnit])

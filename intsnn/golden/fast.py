@@ -40,7 +40,12 @@ configurations, ``tests/test_golden_fast_property.py``).
   a batch is split into parts that run on a small thread pool (:func:`set_threads`; default
   ``NUMBA_NUM_THREADS``, i.e. the cores).  Idle pool threads sleep, where OpenMP's spin and slow
   down everything else on a shared machine (``pytest -n 2``, CI); numba's own threading layer is
-  not used, and serial kernels compile several times faster.
+  not used, and serial kernels compile several times faster.  The pool and the parts' buffers
+  are kept when the thread count changes.  What runs serially between two batches' parallel
+  parts is kept small, as it bounds the second core's gain (Amdahl): the plan and parameter
+  vector are cached, the input range is checked in the kernel's own pass over the inputs, the
+  weight update (eq. 3.18) is one compiled pass (:func:`apply_update_fast`); ~0.35 ms of a
+  ~4.3 ms MNIST step (docs/results.md, "Second core").
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ import numpy as np
 
 from .config import NetConfig
 from .init import Weights
-from .ops import ITYPE, as_int
+from .ops import ITYPE, as_int, round_offset
 
 try:  # numba is a core dependency, but keep the golden model importable without it
     from numba import njit
@@ -64,7 +69,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["HAVE_NUMBA", "CHUNK", "TRACE_BLOCK", "TRACE_MODES", "Plan", "plan", "trace_memory",
            "FastForward", "forward_fast", "deltas_fast", "online_deltas", "set_threads",
-           "get_threads", "clear_workspace"]
+           "get_threads", "clear_workspace", "apply_update_fast"]
 
 #: Samples per chunk: the unit of work of a thread, and (online mode) of one weight-update pass.
 CHUNK = 16
@@ -87,24 +92,26 @@ _ERR_CODE = {"direct": 0, "final": 1, "feedback": 2}
 
 _threads = max(1, int(os.environ.get("NUMBA_NUM_THREADS", 0)) or os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _workspace = threading.local()
 
 
 def set_threads(n: int) -> None:
-    """Run the kernels on ``n`` threads (1: in the calling thread, no pool)."""
-    global _threads, _pool
+    """Run the kernels on ``n`` threads (1: in the calling thread only).
+
+    The pool is kept when ``n`` shrinks (its idle threads sleep) and grown when it rises, so
+    switching between thread counts from batch to batch starts no threads.
+    """
+    global _threads
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"threads must be a positive integer, got {n!r}")
-    if n != _threads and _pool is not None:
-        _pool.shutdown()
-        _pool = None
     _threads = n
 
 
 def _forget_pool() -> None:
     # a forked child inherits the pool object but not its threads: start a new one there
-    global _pool
-    _pool = None
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
 
 
 os.register_at_fork(after_in_child=_forget_pool)
@@ -118,9 +125,12 @@ def get_threads() -> int:
 def _in_parts(fn, n_parts: int, *args) -> None:
     """``fn(*args, part, n_parts)`` for every part: part 0 in the calling thread, the others on
     the pool."""
-    global _pool
-    if n_parts > 1 and _pool is None:
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="intsnn-golden")
+    global _pool, _pool_size
+    if n_parts - 1 > _pool_size:
+        if _pool is not None:
+            _pool.shutdown()
+        _pool = ThreadPoolExecutor(n_parts - 1, thread_name_prefix="intsnn-golden")
+        _pool_size = n_parts - 1
     futures = [_pool.submit(fn, *args, p, n_parts) for p in range(1, n_parts)]
     try:
         fn(*args, 0, n_parts)
@@ -228,11 +238,22 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     """
     if mode not in TRACE_MODES:
         raise ValueError(f"trace_mode must be one of {TRACE_MODES}, got {mode!r}")
-    mem = trace_memory(cfg, batch)
-    if mode == "auto":
-        mode = "online" if mem["online"] < mem["deferred"] else "deferred"
-    chunk = _online_chunk(cfg, batch) if mode == "online" else CHUNK
-    return Plan(mode, *_dtypes(cfg), _parts(batch, chunk), chunk, mem)
+    # every batch asks for the same plan: computing it is ~0.05 ms of serial Python per call
+    key = (cfg, batch, mode, _threads, CHUNK, TRACE_BLOCK)
+    pl = _plans.get(key)
+    if pl is None:
+        mem = trace_memory(cfg, batch)
+        if mode == "auto":
+            mode = "online" if mem["online"] < mem["deferred"] else "deferred"
+        chunk = _online_chunk(cfg, batch) if mode == "online" else CHUNK
+        pl = Plan(mode, *_dtypes(cfg), _parts(batch, chunk), chunk, mem)
+        if len(_plans) > 256:
+            _plans.clear()
+        _plans[key] = pl
+    return pl
+
+
+_plans: dict = {}
 
 
 @dataclass
@@ -369,14 +390,15 @@ if HAVE_NUMBA:
                         acc[i, h] += vfb[0, h] * corr[i, h]
 
     @njit(cache=True, nogil=True)
-    def _kernel(x, labels, noise, wh_t, wrec_t, wo, prm, mode, regs, counts, s_o_h, pg_h_h,
-                pre_h_h, pg_o_h, pre_o_h, lk, lv, hist, g32, g64, acc32, corr_h, corr_o, d_h, d_o,
-                part, n_parts):
+    def _kernel(x, labels, noise, wh_t, wrec_t, wo, prm, mode, regs, counts, x_max, s_o_h,
+                pg_h_h, pre_h_h, pg_o_h, pre_o_h, lk, lv, hist, g32, g64, acc32, corr_h, corr_o,
+                d_h, d_o, part, n_parts):
         """Chunks ``part, part + n_parts, ...`` of a batch, sample by sample (module docstring).
 
         ``mode``: 0 inference (counts only), 1 deferred (record the history), 2 online (lists,
         in-kernel error, deltas into ``d_h[part]`` (I, H) / ``d_o[part]`` (O, H)); ``regs``: an
-        empty array of the register type.  Parts write disjoint rows and their own buffers, so
+        empty array of the register type; ``x_max[part]``: the largest input of the part's
+        samples (the caller's range check).  Parts write disjoint rows and their own buffers, so
         they run in parallel threads.
         """
         nb, nt, ni = x.shape
@@ -429,6 +451,7 @@ if HAVE_NUMBA:
         pgh = hist[:, :nh]              # pg of the hidden layer, per kept sample-step
         preo = hist[:, nh:2 * nh]       # output layer's presynaptic trace (= hidden spikes)
         pgo = hist[:, 2 * nh:]
+        xm = np.int64(0)  # the largest input seen: the caller checks it against in_max
         for ck in range(part, n_chunks, n_parts):
             b0 = ck * chunk
             nc = min(chunk, nb - b0)
@@ -445,6 +468,7 @@ if HAVE_NUMBA:
                     xs = x[b, t]
                     for i in range(ni):
                         xa[i] = xs[i]
+                        xm = max(xm, np.int64(xs[i]))
                     # ---- hidden current: eq. 3.2's W s(t) (+ eq. 3.23's W_rec B16(V(t-1)))
                     cur[:] = 0
                     n_x = _nonzero(xa, idx)
@@ -579,6 +603,38 @@ if HAVE_NUMBA:
                         seen[i] = 0
                 corr_o[:] = 0
             cnt[:] = 0
+        x_max[part] = xm
+
+    @njit(cache=True, nogil=True)
+    def _shift_t16(w, shift, out):
+        """``out = (w >> shift).T`` as int16 (eq. 3.24's B_Q, transposed; one pass in tiles of
+        32 x 32 that stay in L1, the int64 rows read along and the int16 ones written across:
+        2.2x faster than numpy's transposing copy on the 256 x 256 recurrent weights)."""
+        ni, nh = out.shape
+        for i0 in range(0, ni, 32):
+            for h0 in range(0, nh, 32):
+                for h in range(h0, min(h0 + 32, nh)):
+                    for i in range(i0, min(i0 + 32, ni)):
+                        out[i, h] = w[h, i] >> shift
+
+    @njit(cache=True, nogil=True)
+    def _update_kernel(w, d, lr, u, ua, wd, ud, uda, clip, clip_first, lo, hi, out):
+        """Eqs. 3.18 + 3.27 elementwise on flat int64 arrays (:func:`intsnn.golden.ops.
+        weight_update`): ``out = sat(w - step(d) - ((w + ud) >> wd))``, ``step`` with the
+        rounding offset ``u`` before the shift; ``wd < 0``: no decay.  An offset is the
+        constant ``u`` / ``ud`` when its array ``ua`` / ``uda`` is empty, else per element."""
+        per_u, per_ud = ua.shape[0] > 0, uda.shape[0] > 0
+        for k in range(w.shape[0]):
+            dk = d[k]
+            uk = ua[k] if per_u else u
+            if clip_first:
+                step = (min(max(dk, -clip), clip) + uk) >> lr
+            else:
+                step = min(max((dk + uk) >> lr, -clip), clip)
+            v = w[k] - step
+            if wd >= 0:
+                v -= (w[k] + (uda[k] if per_ud else ud)) >> wd
+            out[k] = min(max(v, lo), hi)
 
     @njit(cache=True, nogil=True)
     def _delta_kernel(pre, g, out, part, n_parts):
@@ -607,7 +663,12 @@ if HAVE_NUMBA:
 
 def _check_x(cfg: NetConfig, x) -> np.ndarray:
     """Validate the input batch; return it as uint8 (<= 8 input bits) or uint16, copying only
-    when its dtype is another integer type."""
+    when its dtype is another integer type.
+
+    The range check ``0 <= x <= in_max`` of a batch already in that type is done by the kernel
+    in its own pass over the inputs (``x_max``, checked by :func:`_run` before any result is
+    returned): a separate pass here is serial time, ~0.1 ms per MNIST batch.
+    """
     if not HAVE_NUMBA:
         raise RuntimeError("the fast path needs numba (pip install numba)")
     if cfg.arch == "csnn":
@@ -618,14 +679,35 @@ def _check_x(cfg: NetConfig, x) -> np.ndarray:
         raise TypeError(f"integer input expected, got dtype {x.dtype}")
     if x.ndim != 3 or x.shape[1:] != (cfg.timesteps, cfg.n_in):
         raise ValueError(f"x must have shape (B, {cfg.timesteps}, {cfg.n_in}), got {x.shape}")
-    if x.size and (x.min() < 0 or x.max() > cfg.in_max):
-        raise ValueError(f"inputs must be in 0..{cfg.in_max} (input_bits={cfg.input_bits})")
     # never a narrower signed type: int16 would wrap counts >= 32768 (16-bit inputs)
     want = np.uint8 if cfg.input_bits <= 8 else np.uint16
-    return x if x.dtype == want and x.flags.c_contiguous else np.ascontiguousarray(x, want)
+    if x.dtype != want:  # checked before the cast, which could wrap; else in the kernel
+        if x.size and (x.min() < 0 or x.max() > cfg.in_max):
+            _bad_inputs(cfg)
+        return np.ascontiguousarray(x, want)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _bad_inputs(cfg: NetConfig):
+    raise ValueError(f"inputs must be in 0..{cfg.in_max} (input_bits={cfg.input_bits})")
 
 
 def _params(cfg: NetConfig, chunk: int = CHUNK) -> np.ndarray:
+    """The kernel's parameter vector (read only; cached, as every batch asks for the same)."""
+    key = (cfg, chunk, TRACE_BLOCK)
+    p = _param_cache.get(key)
+    if p is None:
+        if len(_param_cache) > 256:
+            _param_cache.clear()
+        # writeable (a read-only array would be another numba type: another compilation)
+        p = _param_cache[key] = _make_params(cfg, chunk)
+    return p
+
+
+_param_cache: dict = {}
+
+
+def _make_params(cfg: NetConfig, chunk: int) -> np.ndarray:
     p = np.zeros(_NPARAM, np.int64)
     vb_h, vb_o = cfg.hidden_voltage_bits, cfg.output_voltage_bits
     p[[_BETA, _TH_H, _WIN_H, _TH_O, _WIN_O]] = (cfg.beta_shift, cfg.hidden.threshold,
@@ -649,8 +731,9 @@ def _weights(cfg: NetConfig, w: Weights):
     (rows per presynaptic neuron), output as stored (a dot product per output)."""
     qh, qo = w.inference(cfg)
     rec = w.recurrent if cfg.arch == "rsnn" else np.zeros((1, 1), ITYPE)
-    return (np.ascontiguousarray(qh.T, np.int16), np.ascontiguousarray(rec.T, np.int16),
-            np.ascontiguousarray(qo, np.int16))
+    wr = np.empty(rec.shape[::-1], np.int16)
+    _shift_t16(as_int(rec), 0, wr)  # numpy's transposing copy of 256 x 256 int64: 2x slower
+    return (np.ascontiguousarray(qh.T, np.int16), wr, np.ascontiguousarray(qo, np.int16))
 
 
 def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
@@ -675,9 +758,12 @@ def _run(cfg, w, x, mode, pl: Plan, labels=None, noise=None):
     if noise is None:
         noise = np.zeros((bsz, 1, 1), np.int8)
     wh, wr, wo = _weights(cfg, w)
+    x_max = np.zeros(pl.parts, np.int64)
     _in_parts(_kernel, pl.parts, x, labels, noise, wh, wr, wo, _params(cfg, pl.chunk), mode,
-              np.zeros(0, pl.acc), counts, hist["s_o"], hist["pg_h"], hist["pre_h"],
+              np.zeros(0, pl.acc), counts, x_max, hist["s_o"], hist["pg_h"], hist["pre_h"],
               hist["pg_o"], hist["pre_o"], *(ws[k] for k in _WS_KEYS))
+    if x_max.max(initial=0) > cfg.in_max:  # the range check of _check_x, in the kernel's pass
+        _bad_inputs(cfg)
     return counts, hist, ws["d_h"][:pl.parts], ws["d_o"][:pl.parts]
 
 
@@ -700,18 +786,21 @@ def _online_buffers(cfg: NetConfig, pl: Plan) -> dict:
     thread.
 
     The kernel clears what it reads before it reads it, so they are allocated once (with
-    ``np.empty``: no page is touched before the kernel needs it).  Fresh buffers every batch
-    would have both kernel threads fault in new pages at the same time, which serialises them.
+    ``np.empty``: no page is touched before the kernel needs it, and each part's pages are
+    touched first by the thread that runs it).  Fresh buffers every batch would have both
+    kernel threads fault in new pages at the same time, which serialises them.  The sets are
+    kept for the largest number of parts asked for so far, so alternating thread counts (the
+    benchmark's 1- and 2-thread peers) reallocate nothing.
     """
-    shapes = _online_shapes(cfg, pl.chunk)
-    key = (pl.parts, tuple(sorted(shapes.items())), *(np.dtype(_ws_type(k, pl)).str
-                                                       for k in _WS_KEYS))
+    key = (cfg, pl.chunk, pl.trace, TRACE_BLOCK)  # everything the shapes and types depend on
     ws = getattr(_workspace, "online", None)
-    if ws is None or ws[0] != key:
+    if ws is None or ws[0] != key or ws[1] < pl.parts:
         _workspace.online = None  # free the old buffers first
-        ws = (key, {k: np.empty((pl.parts, *shapes[k]), _ws_type(k, pl)) for k in _WS_KEYS})
+        shapes = _online_shapes(cfg, pl.chunk)
+        ws = (key, pl.parts, {k: np.empty((pl.parts, *shapes[k]), _ws_type(k, pl))
+                              for k in _WS_KEYS})
         _workspace.online = ws
-    return ws[1]
+    return ws[2]
 
 
 def clear_workspace() -> None:
@@ -761,6 +850,47 @@ def deltas_fast(ff: FastForward, vfb_output, vfb_hidden, cfg: NetConfig | None =
             _delta(ff.pre_output, ff.pg_output, vfb_output, dt_o, False))
 
 
+def _round_offset(cfg: NetConfig, shift: int, seed: int, update: int, stream: int, shape):
+    """:func:`intsnn.golden.ops.round_offset` as ``(constant, per-element array or empty)``:
+    the floor and nearest offsets are one number, the dither's come from the reference."""
+    if shift == 0 or cfg.lr_rounding == "floor":
+        return 0, _NO_OFFSETS
+    if cfg.lr_rounding == "nearest":
+        return 1 << (shift - 1), _NO_OFFSETS
+    return 0, np.ascontiguousarray(round_offset(cfg, shift, seed, update, stream, shape),
+                                   ITYPE).reshape(-1)
+
+
+_NO_OFFSETS = np.zeros(0, ITYPE)
+
+
+def _weight_update(w_shadow, delta, layer: int, cfg: NetConfig, seed: int,
+                   update: int) -> np.ndarray:
+    w = np.ascontiguousarray(as_int(w_shadow))
+    d = np.ascontiguousarray(as_int(delta))
+    if w.shape != d.shape:
+        raise ValueError(f"delta has shape {d.shape}, the weights {w.shape}")
+    p = (cfg.hidden, cfg.output)[layer]
+    u, ua = _round_offset(cfg, p.lr_shift, seed, update, layer, w.shape)
+    ud, uda = (0, _NO_OFFSETS) if p.wd_shift is None else _round_offset(
+        cfg, p.wd_shift, seed, update, 2 + layer, w.shape)
+    out = np.empty_like(w)
+    _update_kernel(w.reshape(-1), d.reshape(-1), p.lr_shift, u, ua,
+                   -1 if p.wd_shift is None else p.wd_shift, ud, uda, cfg.clip,
+                   cfg.clip_order != "shift_then_clip", cfg.shadow_min, cfg.shadow_max,
+                   out.reshape(-1))
+    return out
+
+
+def apply_update_fast(cfg: NetConfig, w: Weights, d_hid, d_out, seed: int = 0,
+                      update: int = 0) -> Weights:
+    """:func:`intsnn.golden.reference.apply_update` (eq. 3.18 with the clip of 3.27 and the
+    rounding of ``cfg.lr_rounding``) in one pass per layer instead of numpy's seven: it is serial
+    time between two parallel batches."""
+    return Weights(_weight_update(w.hidden, d_hid, 0, cfg, seed, update),
+                   _weight_update(w.output, d_out, 1, cfg, seed, update), w.recurrent)
+
+
 def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):
     """Forward pass, error and eq. 3.17 in one pass (online mode, module docstring).
 
@@ -778,4 +908,6 @@ def online_deltas(cfg: NetConfig, w: Weights, x, labels, noise=None):
         nz = np.asarray(noise, np.int8)
         nz = nz.reshape(bsz, 1, cfg.n_out) if nz.ndim == 2 else np.ascontiguousarray(nz)
     counts, _, d_h, d_o = _run(cfg, w, x, _ONLINE, pl, labels, nz)
+    if len(d_h) == 1:
+        return d_h[0].T.copy(), d_o[0].copy(), counts
     return d_h.sum(axis=0, dtype=ITYPE).T.copy(), d_o.sum(axis=0, dtype=ITYPE), counts

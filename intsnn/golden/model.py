@@ -15,7 +15,8 @@ import numpy as np
 from . import reference as ref
 from .config import NetConfig
 from .counter_hash import counter_hash
-from .fast import HAVE_NUMBA, TRACE_MODES, deltas_fast, forward_fast, online_deltas, plan
+from .fast import (HAVE_NUMBA, TRACE_MODES, apply_update_fast, deltas_fast, forward_fast,
+                   online_deltas, plan)
 from .fast_csnn import deltas_csnn_fast, forward_csnn_fast
 from .init import Weights, init_weights
 from .ops import ITYPE, as_int
@@ -167,8 +168,9 @@ class IntSNN:
 
     def update(self, d_hidden, d_output):
         """Eq. 3.18 (+3.27) on the shadow weights; the inference weights follow (eq. 3.24)."""
-        self.weights = ref.apply_update(self.cfg, self.weights, d_hidden, d_output,
-                                        self.seed, self.updates)
+        update = apply_update_fast if self.fast else ref.apply_update
+        self.weights = update(self.cfg, self.weights, d_hidden, d_output, self.seed,
+                              self.updates)
         self.updates += 1
 
     def train_batch(self, x, labels) -> np.ndarray:

@@ -193,6 +193,13 @@ class Host:
         await self.ctx.tick().until(self.dut.busy == 0)
         return await self.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_CYCLES))
 
+    async def set_loss_keys(self, seed: int, update: int = 0):
+        """Write the random loss's seed (64 bits) and update counter."""
+        seed %= 1 << 64
+        await self.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_SEED_LO), seed & 0xFFFFFFFF)
+        await self.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_SEED_HI), seed >> 32)
+        await self.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_UPDATES), update)
+
     async def load_weights(self, cfg: NetConfig, w: Weights):
         for (h, i), v in np.ndenumerate(w.hidden):
             await self.write(hp.addr(hp.REGION_W_HIDDEN, h, i), int(v))
@@ -236,10 +243,12 @@ class RtlResult:
 
 def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train: bool = True,
               batch_size: int | None = None, read_back: bool = True,
-              seed: int = 0) -> RtlResult:
+              seed: int = 0, loss_seed: int = 0, first_update: int = 0) -> RtlResult:
     """Run samples ``x`` (N, T, n_in) through the core; update after every ``batch_size``
     training samples (default ``cfg.batch_size``; a trailing partial batch is not applied).
-    The memories without initial contents start with random bits (:func:`scramble`)."""
+    The memories without initial contents start with random bits (:func:`scramble`, from
+    ``seed``).  With ``loss="random"`` the host writes ``loss_seed`` (the golden model's
+    ``IntSNN(seed=...)``) and ``first_update`` (its ``updates``) into SEED and UPDATES."""
     dut = IntSNNCore(config=HwConfig(net=cfg, lanes=lanes))
     scramble(dut, seed)
     x = np.asarray(x)
@@ -251,6 +260,8 @@ def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train:
     async def tb(ctx):
         host = Host(ctx, dut)
         await host.load_weights(cfg, weights)
+        if cfg.loss == "random":
+            await host.set_loss_keys(loss_seed, first_update)
         for s in range(n):
             await host.stream(hp.pack_frames(x[s], cfg.input_bits, lanes))
             await host.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_LABEL), int(labels[s]))

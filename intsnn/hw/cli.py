@@ -25,11 +25,14 @@ __all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
-               batch_size=None, headroom=None, lr_rounding=None):
+               batch_size=None, headroom=None, lr_rounding=None, error=None, loss=None,
+               clip_order=None, rec_source=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
-    if lr_rounding is not None:
-        over["lr_rounding"] = lr_rounding
+    for field, value in (("lr_rounding", lr_rounding), ("error_mode", error), ("loss", loss),
+                         ("clip_order", clip_order), ("rec_source", rec_source)):
+        if value is not None:
+            over[field] = value
     if n_out is not None:
         over["n_out"] = n_out
     if batch_size is not None:
@@ -76,9 +79,15 @@ def run_generate(a) -> int:
     out = outputs.check_out_dir(a.out)
     n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
-                     a.headroom, getattr(a, "lr_rounding", None))
+                     a.headroom, getattr(a, "lr_rounding", None), a.error, a.loss,
+                     a.clip_order, a.rec_source)
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
+    n_act = getattr(a, "activity_samples", 0)
+    energy = None
+    if n_act and cfg.arch in ("snn", "rsnn"):
+        from .energy import manifest_energy
+        energy = manifest_energy(a.preset, cfg, lanes, n_act, a.data_dir, a.data_name)
     with outputs.run_lock(out):
         tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=out))
         try:
@@ -87,6 +96,8 @@ def run_generate(a) -> int:
                 vtmp, man = generate(cfg, lanes, tmp)
             gen_s = time.perf_counter() - t0
             man["generation_seconds"] = round(gen_s, 2)
+            if energy is not None:
+                man["energy"] = energy
             outputs.write_json(tmp / "manifest.json", man, indent=2, default=str)
             stale = install_outputs(tmp, out)
         finally:
@@ -114,6 +125,9 @@ def run_generate(a) -> int:
         print(f"  {g:8s} {bits:12,d} bits")
     print(f"cycles/sample: {man['cycles']['sample']}")
     print(f"cycles/update: {man['cycles']['update_cycles']:,}")
+    if energy is not None and "golden_ops_per_sample" in energy:
+        from .energy import format_energy
+        print(format_energy(energy, f"({energy['samples']} training samples, initial weights)"))
     if "synthesis" in man:
         s = man["synthesis"]
         print(f"ECP5: LUT4 {s['LUT4']}  FF {s['FF']}  BRAM {s['BRAM']}  DSP {s['DSP']}")

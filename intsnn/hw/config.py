@@ -137,8 +137,9 @@ class HwConfig:
     Parameters
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
-        Arch ``snn``/``rsnn`` (``rec_source="pre_reset"``), Direct error, standard loss, the
-        floor of eq. 3.18's shifts (``lr_rounding="floor"``).
+        Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
+        Feedback), every loss (standard, positive, random), both clip orders; the floor of
+        eq. 3.18's shifts (``lr_rounding="floor"``).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).
@@ -167,6 +168,11 @@ class HwConfig:
     #                         v_fb * corr -> add, write
     UPDATE_LATENCY = 3      # update engine: read -> register (w, delta) -> register the
     #                         clipped step -> saturating subtract, write
+    ERROR_NEURON_LATENCY = 1  # error-neuron pass: read counts + state -> units -> write state
+
+    #: The loss-noise unit evaluates one splitmix64 finaliser per cycle: the per-sample key
+    #: prefix (seed, stream, update, position; + time step in Feedback mode), then one output.
+    NOISE_PREFIX = 4
 
     def __post_init__(self):
         cfg, lanes = self.net, self.lanes
@@ -178,14 +184,6 @@ class HwConfig:
                              f"index), not {lanes!r}")
         if cfg.arch not in ("snn", "rsnn"):
             raise ValueError(f"arch {cfg.arch!r} is not supported in hardware (snn, rsnn)")
-        if cfg.error_mode != "direct":
-            raise ValueError(f"error_mode {cfg.error_mode!r} is not supported in hardware "
-                             f"(direct)")
-        if cfg.loss != "standard":
-            raise ValueError(f"loss {cfg.loss!r} is not supported in hardware (standard)")
-        if cfg.arch == "rsnn" and cfg.rec_source != "pre_reset":
-            raise ValueError(f"rec_source {cfg.rec_source!r} is not supported in hardware "
-                             f"(pre_reset)")
         if cfg.lr_rounding != "floor":
             # the update lanes shift without an offset; docs/algorithm.md says what dither costs
             raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
@@ -268,6 +266,49 @@ class HwConfig:
         """Signed width of an event value: an input count or a B16 value."""
         return max(self.net.input_bits + 1, self.b16_bits, 2)
 
+    @property
+    def vfb_output_bits(self) -> int:
+        """Width of ``v_fb_out`` (the ``error`` memory): the eq. 3.6-3.8 error in Direct mode,
+        the integrated error-neuron spikes (``|v_fb_out| <= T``) in Final/Feedback mode."""
+        cfg = self.net
+        if cfg.error_mode == "direct":
+            return cfg.widths()["error"]
+        return bits_signed(-cfg.vfb_output_max, cfg.vfb_output_max)
+
+    @property
+    def error_neuron_bits(self) -> int:
+        """Width of an error neuron's voltage (eqs. 3.9-3.12, soft reset by ``fb_threshold``).
+
+        ``v(t) = sum_{tau<=t} (+-e(tau)) - fb_threshold * (spikes before t)``, at most ``T``
+        terms of each, so ``|v| <= T * (max|e| + fb_threshold)``.
+        """
+        cfg = self.net
+        b = cfg.timesteps * (cfg.error_abs_max + cfg.fb_threshold)
+        return bits_signed(-b, b)
+
+    @property
+    def noise_runs(self) -> int:
+        """Runs of the loss-noise unit per TRAIN sample: 0 (no random loss), 1, or one per
+        error-neuron step (Feedback mode, ``t >= soft_error_start``)."""
+        cfg = self.net
+        if cfg.loss != "random":
+            return 0
+        return self.error_neuron_steps if cfg.error_mode == "feedback" else 1
+
+    @property
+    def noise_cycles(self) -> int:
+        """Cycles of one run of the loss-noise unit: the key prefix, then one per output."""
+        step_key = 1 if self.net.error_mode == "feedback" else 0   # the time step
+        return self.NOISE_PREFIX + step_key + self.net.n_out
+
+    @property
+    def error_neuron_steps(self) -> int:
+        """Time steps with an error-neuron pass (Feedback mode): ``T - soft_error_start``."""
+        cfg = self.net
+        if cfg.error_mode != "feedback":
+            return 0
+        return max(0, cfg.timesteps - cfg.soft_error_start)
+
     # ------------------------------------------------------------------ memories
     @property
     def memories(self) -> dict[str, MemorySpec]:
@@ -305,7 +346,8 @@ class HwConfig:
             "spikes_hidden": MemorySpec(HW, 1, L, purpose="hidden spikes of the step"),
             "counts": MemorySpec(OW, cfg.count_bits, L, init=True,
                                  purpose="output spike counts"),
-            "error": MemorySpec(OW, w["error"], L, signed=True, purpose="error e = vfb_out"),
+            "error": MemorySpec(OW, self.vfb_output_bits, L, signed=True,
+                                purpose="v_fb_out (Direct: the error e)"),
             "vfb_hidden": MemorySpec(HW, w["hidden_vfb"], L, signed=True, write_enables="lane",
                                      purpose="B_Q(W_out)^T e"),
         }
@@ -315,6 +357,13 @@ class HwConfig:
                                             purpose="recurrent weights [j][h-word]")
             mem["b16_hidden"] = MemorySpec(HW, self.b16_bits, L, signed=True,
                                            purpose="V(t-1) >> rec_shift")
+        if self.noise_runs:
+            mem["loss_noise"] = MemorySpec(OW, 2, L, signed=True, write_enables="lane",
+                                           purpose="random-loss noise in {-1, 0, 1} (eq. 3.8)")
+        if self.error_neuron_steps:
+            state = 2 * self.error_neuron_bits + self.vfb_output_bits
+            mem["error_neurons"] = MemorySpec(OW, state, L,
+                                              purpose="error neurons (v+, v-, v_fb_out)")
         return mem
 
     def state_bits(self) -> dict[str, int]:

@@ -16,11 +16,13 @@ from amaranth.lib.wiring import In, Out
 
 from .config import check_config
 from .delta_engine import DeltaEngine
+from .error_neurons import ErrorNeuronPass
 from .error_pass import ErrorPass
 from .event_engine import EventEngine
 from .feedback import Feedback
 from .frame_ingest import FrameIngest, frame_signature
 from .host_bus import BusSignature, HostBus
+from .loss_noise import LossNoise
 from .neuron_pass import NeuronPass
 from .ram import Ram
 from .sequencer import Sequencer
@@ -57,6 +59,10 @@ class IntSNNCore(wiring.Component):
             "error": ErrorPass(config=hw), "feedback": Feedback(config=hw),
             "deltas": DeltaEngine(config=hw), "update": UpdateEngine(config=hw),
         }
+        if "loss_noise" in hw.memories:
+            self._engines["noise"] = LossNoise(config=hw)
+        if "error_neurons" in hw.memories:
+            self._engines["error_neurons"] = ErrorNeuronPass(config=hw)
         # every engine port becomes a client of the memory it names, in engine order
         self._clients = {mem: ([], []) for mem in hw.memories}
         for name, engine in self._engines.items():
@@ -93,8 +99,10 @@ class IntSNNCore(wiring.Component):
         # control: the sequencer starts the engines
         for port, name in (("events", "events"), ("hidden", "neuron_h"), ("output", "neuron_o"),
                            ("error", "error"), ("feedback", "feedback"), ("deltas", "deltas"),
-                           ("update", "update")):
-            wiring.connect(m, getattr(seq, port), engines[name].control)
+                           ("update", "update"), ("noise", "noise"),
+                           ("error_neurons", "error_neurons")):
+            if name in engines:
+                wiring.connect(m, getattr(seq, port), engines[name].control)
         m.d.comb += [events.src.eq(seq.event_src), engines["update"].clear.eq(seq.update_clear),
                      events.t.eq(seq.t), engines["neuron_h"].t.eq(seq.t),
                      engines["neuron_o"].t.eq(seq.t)]
@@ -110,6 +118,13 @@ class IntSNNCore(wiring.Component):
             host.samples.eq(seq.samples), host.prediction.eq(engines["error"].prediction),
             engines["error"].label.eq(host.label),
             ingest.enable.eq(seq.idle), ingest.clear.eq(seq.clear_frames),
-            self.busy.eq(seq.busy), self.done.eq(seq.done),
+            self.busy.eq(seq.busy), self.done.eq(seq.done), host.update_done.eq(seq.updated),
         ]
+        if "noise" in engines:   # the random loss's keys (docs/architecture.md)
+            noise = engines["noise"]
+            m.d.comb += [noise.seed.eq(host.seed), noise.update.eq(host.updates),
+                         noise.position.eq(seq.samples), noise.t.eq(seq.t)]
+        if "error_neurons" in engines:
+            m.d.comb += [engines["error_neurons"].label.eq(host.label),
+                         engines["error_neurons"].t.eq(seq.t)]
         return m

@@ -41,17 +41,23 @@ CYCLE_FORMULA = (
     f"# output neuron pass\n"
     f"+ OW + {_L.ERROR_LATENCY} (error/argmax) + 1 (done)\n"
     f"+ train * [ H*OW + {_L.FEEDBACK_LATENCY} (feedback)\n"
+    f"          + (T - soft_error_start) * (OW + {_L.ERROR_NEURON_LATENCY})   "
+    f"# Feedback mode: error neurons\n"
+    f"          + runs * ({_L.NOISE_PREFIX} + feedback + O)          "
+    f"# random loss: runs = 1, or T - soft_error_start in Feedback mode\n"
     f"          + sum_{{o-words g}} (2 + act(g) * (H + {_L.DELTA_LATENCY - 1}))\n"
     f"          + sum_{{h-words g}} (2 + act(g) * (I + {_L.DELTA_LATENCY - 1})) ]\n"
     "IW,HW,OW = ceil(n/P); nnz = nonzero values; nzw = words with a nonzero value;\n"
     "act(g) = some pseudo-gradient in word g at some step and the word's feedback\n"
-    "(e or vfb_hidden) is not all zero")
+    "(v_fb_out or vfb_hidden) is not all zero; T - soft_error_start counts only when > 0")
 UPDATE_FORMULA = f"n_in*HW + n_hidden*OW + {_L.UPDATE_LATENCY - 1} (drain) + 1 (done)"
 WORK_DEFINITION = (
     "word operations of P lanes: sum_t [HW*nnz_x(t) + (rsnn, t>0) HW*nnz_q(t) + OW*nspk_h(t)] "
     "(synaptic events) + T*(HW + OW) (neuron updates) + OW (error) + train * [H*OW (feedback "
     "B_Q(W_out)^T e) + sum over post-synaptic words with a pseudo-gradient and a non-zero "
-    "feedback of the pre-synaptic count (deferred delta)] + T*IW (stream beats); compared with "
+    "feedback of the pre-synaptic count (deferred delta) + (T - soft_error_start)*OW (Feedback "
+    "mode's error neurons) + one hash per cycle of the loss-noise unit (random loss)] + T*IW "
+    "(stream beats); compared with "
     "the CYCLES register + the stream's cycles (2 per beat)")
 
 
@@ -76,8 +82,13 @@ def _active_groups(pg, fb, lanes: int) -> np.ndarray:
     return anyw & fbw
 
 
-def _recurrent_inputs(cfg: NetConfig, v_hidden, t: int):
-    return np.asarray(v_hidden[t - 1]) >> cfg.rec_shift
+def _recurrent_inputs(cfg: NetConfig, v_hidden, s_hidden, t: int):
+    """B16 of step ``t``: ``V(t-1) >> rec_shift``, or ``V_s(t-1)`` (0 where the neuron spiked)
+    for ``rec_source="post_reset"``."""
+    v = np.asarray(v_hidden[t - 1])
+    if cfg.rec_source == "post_reset":
+        v = np.where(np.asarray(s_hidden[t - 1]) != 0, 0, v)
+    return v >> cfg.rec_shift
 
 
 def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
@@ -85,7 +96,9 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     """Cycles of one TRAIN (or INFER) sample from its observables (golden ``run_sample``).
 
     ``x`` (T, I); ``v_hidden``/``s_hidden``/``pg_hidden`` (T, H); ``pg_output`` (T, O);
-    ``vfb_output`` (O,) = e; ``vfb_hidden`` (H,).
+    ``vfb_output`` (O,) = ``v_fb_out`` (``e`` in Direct mode); ``vfb_hidden`` (H,).  The error
+    mode and loss add their engines' fixed cycles (:attr:`HwConfig.error_neuron_steps`,
+    :attr:`HwConfig.noise_runs`) to TRAIN only.
     """
     hw = HwConfig(net=cfg, lanes=lanes)
     IW, HW, OW = hw.IW, hw.HW, hw.OW
@@ -96,7 +109,7 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
         zw, nz = _events(x[t], lanes)
         cyc += rd + IW + zw + HW * nz
         if cfg.arch == "rsnn" and t > 0:
-            zw, nz = _events(_recurrent_inputs(cfg, v_hidden, t), lanes)
+            zw, nz = _events(_recurrent_inputs(cfg, v_hidden, s_hidden, t), lanes)
             cyc += rd + HW + zw + HW * nz
         cyc += HW + hw.NEURON_LATENCY
         zw, nz = _events(s_hidden[t], lanes)
@@ -106,6 +119,8 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     if not train:
         return cyc
     cyc += H * OW + hw.FEEDBACK_LATENCY
+    cyc += hw.error_neuron_steps * (OW + hw.ERROR_NEURON_LATENCY)
+    cyc += hw.noise_runs * hw.noise_cycles
     for pg, fb, npre in ((pg_output, vfb_output, H), (pg_hidden, vfb_hidden, I)):
         act = _active_groups(pg, fb, lanes)
         cyc += 2 * act.size + (npre + hw.DELTA_LATENCY - 1) * int(act.sum())
@@ -134,11 +149,14 @@ def sample_work(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg
     for t in range(T):
         events += np.count_nonzero(x[t]) * HW + np.count_nonzero(s_hidden[t]) * OW
         if cfg.arch == "rsnn" and t > 0:
-            events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, t)) * HW
+            events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, s_hidden, t)) * HW
     work = {"synaptic_events": int(events), "neuron_updates": T * (HW + OW), "error": OW,
-            "feedback": 0, "deferred_delta": 0, "stream_beats": hw.stream_beats}
+            "feedback": 0, "deferred_delta": 0, "error_neurons": 0, "loss_noise": 0,
+            "stream_beats": hw.stream_beats}
     if train:
         work["feedback"] = H * OW
+        work["error_neurons"] = hw.error_neuron_steps * OW
+        work["loss_noise"] = hw.noise_runs * hw.noise_cycles
         work["deferred_delta"] = sum(npre * int(_active_groups(pg, fb, lanes).sum())
                                      for pg, fb, npre in ((pg_output, vfb_output, H),
                                                           (pg_hidden, vfb_hidden, I)))

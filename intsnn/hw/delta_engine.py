@@ -73,7 +73,7 @@ class DeltaEngine(MemoryClient):
         pre = Signal(range(max(2, I, H)))       # pre-synaptic index
         addr = Signal(range(max(2, I * HW, H * OW)))   # delta word (pre, g): a counter
         pg = Signal(ram_shape(hw.memories["pg_hidden"])[0])    # the group's pg history word
-        fb = Signal(data.ArrayLayout(signed(max(w["error"], w["hidden_vfb"])), L))
+        fb = Signal(data.ArrayLayout(signed(max(hw.vfb_output_bits, w["hidden_vfb"])), L))
         groups = Mux(layer, HW, OW)
         n_pre = Mux(layer, I, H)
         done = Signal()

@@ -52,7 +52,9 @@ class HostBus(MemoryClient):
     bus : ``In(BusSignature())``.
     enable : In, memories and LABEL are accessible.
     busy, done, frames_ready, prediction, cycles, samples : In, register values.
-    label : Out, the LABEL register.  command_valid : Out, a COMMAND write this cycle;
+    update_done : In, an UPDATE finished (UPDATES counts up).
+    label : Out, the LABEL register.  seed : Out(64), SEED_HI:SEED_LO.  updates : Out(32),
+    the UPDATES register.  command_valid : Out, a COMMAND write this cycle;
     command : Out(4), its code.
     counts_r, w_hidden_r/_w, w_output_r/_w, w_recurrent_r/_w (RSNN): the memories.
     """
@@ -69,8 +71,9 @@ class HostBus(MemoryClient):
         super().__init__(config=config, ports=ports, members={
             "bus": In(BusSignature()), "enable": In(1),
             "busy": In(1), "done": In(1), "frames_ready": In(1), "prediction": In(o),
-            "cycles": In(32), "samples": In(32),
-            "label": Out(o), "command_valid": Out(1), "command": Out(4)})
+            "cycles": In(32), "samples": In(32), "update_done": In(1),
+            "label": Out(o), "command_valid": Out(1), "command": Out(4),
+            "seed": Out(64), "updates": Out(32)})
 
     def elaborate(self, platform):
         m = Module()
@@ -93,12 +96,21 @@ class HostBus(MemoryClient):
         row_lane = row[:lg] if lg else Const(0, 1)
         col_lane = col[:lg] if lg else Const(0, 1)
 
-        # COMMAND strobe; LABEL only while enabled
+        # COMMAND strobe; LABEL, SEED and UPDATES only while enabled
         ctrl_write = w_en & (region == hp.REGION_CTRL)
         m.d.comb += [self.command_valid.eq(ctrl_write & (col == hp.REG_COMMAND)),
                      self.command.eq(w_data[:4])]
-        with m.If(self.enable & ctrl_write & (col == hp.REG_LABEL)):
-            m.d.sync += self.label.eq(w_data)
+        with m.If(self.update_done):
+            m.d.sync += self.updates.eq(self.updates + 1)
+        with m.If(self.enable):
+            with m.If(ctrl_write & (col == hp.REG_LABEL)):
+                m.d.sync += self.label.eq(w_data)
+            with m.If(ctrl_write & (col == hp.REG_SEED_LO)):
+                m.d.sync += self.seed[:32].eq(w_data)
+            with m.If(ctrl_write & (col == hp.REG_SEED_HI)):
+                m.d.sync += self.seed[32:].eq(w_data)
+            with m.If(ctrl_write & (col == hp.REG_UPDATES)):
+                m.d.sync += self.updates.eq(w_data)
 
         # stage 2: the memory access, from registers (word address = col * stride + row / P)
         depth = max(max(hw.memories[name].depth for name, _, _ in weights.values()),
@@ -129,7 +141,9 @@ class HostBus(MemoryClient):
                      r_lane.eq(lane2)]
         registers = {hp.REG_STATUS: Cat(self.busy, self.done, self.frames_ready),
                      hp.REG_LABEL: self.label, hp.REG_PREDICTION: self.prediction,
-                     hp.REG_CYCLES: self.cycles, hp.REG_SAMPLES: self.samples}
+                     hp.REG_CYCLES: self.cycles, hp.REG_SAMPLES: self.samples,
+                     hp.REG_SEED_LO: self.seed[:32], hp.REG_SEED_HI: self.seed[32:],
+                     hp.REG_UPDATES: self.updates}
         with m.Switch(r_region):
             with m.Case(hp.REGION_CTRL):
                 with m.Switch(r_reg):

@@ -32,6 +32,10 @@ the next beat's trace word); when all
 ``T*ceil(n_in/lanes)`` beats are in, STATUS.frames_ready is set.  A TRAIN or INFER command
 consumes the frames (and is ignored until frames_ready).
 
+Random loss: before training write the seed (SEED_LO, SEED_HI) and, unless it starts at 0,
+UPDATES; the core draws the noise of the golden model's ``IntSNN(cfg, seed)`` for update
+UPDATES and batch position SAMPLES (:mod:`intsnn.hw.loss_noise`).
+
 Typical sequence (per sample): stream the beats; write LABEL; write COMMAND=TRAIN; wait for
 ``busy`` low (or STATUS.done); read PREDICTION / COUNTS / CYCLES.  After ``B`` samples write
 COMMAND=UPDATE and wait for ``busy`` low.
@@ -46,6 +50,7 @@ __all__ = [
     "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
     "REGION_CTRL", "REGION_COUNTS", "REGION_W_HIDDEN", "REGION_W_OUTPUT", "REGION_W_RECURRENT",
     "REG_COMMAND", "REG_STATUS", "REG_LABEL", "REG_PREDICTION", "REG_CYCLES", "REG_SAMPLES",
+    "REG_SEED_LO", "REG_SEED_HI", "REG_UPDATES",
     "CMD_TRAIN", "CMD_INFER", "CMD_UPDATE", "CMD_CLEAR_FRAMES",
     "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY",
     "addr", "beats_per_frame", "pack_frames", "to_signed", "to_word",
@@ -75,7 +80,12 @@ REG_STATUS = 1       #: R: bit 0 busy, bit 1 done (last command finished), bit 2
 REG_LABEL = 2        #: RW: label of the next TRAIN sample
 REG_PREDICTION = 3   #: R: argmax of the counts of the last sample (lowest index on ties)
 REG_CYCLES = 4       #: R: clock cycles of the last command (start to done, low 32 bits)
-REG_SAMPLES = 5      #: R: TRAIN samples accumulated since the last UPDATE
+REG_SAMPLES = 5      #: R: TRAIN samples accumulated since the last UPDATE (the batch position
+#: of the next sample: a key of the random-loss noise)
+REG_SEED_LO = 6      #: RW: bits 0..31 of the random-loss seed (``IntSNN(seed=...)``)
+REG_SEED_HI = 7      #: RW: bits 32..63 of the random-loss seed
+REG_UPDATES = 8      #: RW: UPDATE commands so far (the update key of the random-loss noise;
+#: +1 at the end of each UPDATE; write it to start or resume at another update)
 
 CMD_TRAIN = 1        #: forward + error + delta accumulation of the streamed sample
 CMD_INFER = 2        #: forward only (counts and prediction)

@@ -9,6 +9,12 @@ its last cycle and the next one starts the cycle after (:mod:`.walk`), so the cy
 command is the sum of the engines' (:func:`intsnn.hw.cycles.expected_cycles`) plus one final
 cycle that lowers ``busy``.
 
+Error modes and losses (TRAIN only; INFER keeps the schedule above): in Feedback mode the output
+neuron pass of every step ``t >= soft_error_start`` is followed by the error-neuron pass
+(:mod:`.error_neurons`), preceded, with the random loss, by a run of the loss-noise unit for the
+step (:mod:`.loss_noise`); with the random loss in the Direct and Final modes the loss-noise unit
+runs once, just before the error pass.
+
 Golden twin: the schedule is what :mod:`intsnn.hw.cycles` counts; the order of the passes is
 that of one time step of :func:`intsnn.golden.reference.forward`.
 """
@@ -43,21 +49,24 @@ class Sequencer(wiring.Component):
     train : Out, the running sample is a TRAIN.  t : Out, the time step.
     cycles, samples : Out, the CYCLES and SAMPLES registers.
     clear_frames : Out, the frames were consumed (or CLEAR_FRAMES).
-    events, hidden, output, error, feedback, deltas, update : ``Out(ControlSignature())``.
+    events, hidden, output, error, feedback, deltas, update, noise, error_neurons :
+    ``Out(ControlSignature())`` (the last two only start in the modes that have the engines).
+    updated : Out, an UPDATE finished (one cycle).
     event_src : Out, the event engine's source (with its ``start``).
     update_clear : Out, the update engine only clears (with its ``start``).
     """
 
     def __init__(self, *, config):
         self._config = check_config(config)
-        engines = ("events", "hidden", "output", "error", "feedback", "deltas", "update")
+        engines = ("events", "hidden", "output", "error", "feedback", "deltas", "update",
+                   "noise", "error_neurons")
         super().__init__({
             "command_valid": In(1), "command": In(4), "frames_ready": In(1),
             "busy": Out(1, init=1), "done": Out(1), "idle": Out(1), "host_access": Out(1),
             "train": Out(1), "t": Out(range(config.net.timesteps)),
             "cycles": Out(32), "samples": Out(32), "clear_frames": Out(1),
             **{name: Out(ControlSignature()) for name in engines},
-            "event_src": Out(2), "update_clear": Out(1)})
+            "event_src": Out(2), "update_clear": Out(1), "updated": Out(1)})
 
     @property
     def config(self):
@@ -65,8 +74,11 @@ class Sequencer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config.net
+        hw = self._config
+        cfg = hw.net
         T, rsnn = cfg.timesteps, cfg.arch == "rsnn"
+        feedback = hw.error_neuron_steps > 0     # error-neuron passes during the sample
+        noise = hw.noise_runs > 0                # (Feedback mode: only with error-neuron steps)
         src = Signal(2)   # source of the running event pass
 
         def events(source):
@@ -122,13 +134,42 @@ class Sequencer(wiring.Component):
             with m.State("HIDDEN"):
                 with m.If(self.hidden.done):
                     events(SRC_SPIKES)
+            def next_step():
+                with m.If(self.t == T - 1):
+                    if noise and cfg.error_mode != "feedback":
+                        with m.If(self.train):
+                            start("noise", "NOISE")
+                        with m.Else():
+                            start("error", "ERROR")
+                    else:
+                        start("error", "ERROR")
+                with m.Else():
+                    m.d.sync += self.t.eq(self.t + 1)
+                    events(SRC_INPUT)
+
             with m.State("OUTPUT"):
                 with m.If(self.output.done):
-                    with m.If(self.t == T - 1):
-                        start("error", "ERROR")
-                    with m.Else():
-                        m.d.sync += self.t.eq(self.t + 1)
-                        events(SRC_INPUT)
+                    if feedback:
+                        with m.If(self.train & (self.t >= cfg.soft_error_start)):
+                            if noise:
+                                start("noise", "NOISE")
+                            else:
+                                start("error_neurons", "ERROR_NEURONS")
+                        with m.Else():
+                            next_step()
+                    else:
+                        next_step()
+            if noise:
+                with m.State("NOISE"):
+                    with m.If(self.noise.done):
+                        if feedback:
+                            start("error_neurons", "ERROR_NEURONS")
+                        else:
+                            start("error", "ERROR")
+            if feedback:
+                with m.State("ERROR_NEURONS"):
+                    with m.If(self.error_neurons.done):
+                        next_step()
             with m.State("ERROR"):
                 with m.If(self.error.done):
                     with m.If(self.train):
@@ -151,6 +192,7 @@ class Sequencer(wiring.Component):
                 with m.If(self.update.done):
                     m.next = "UPDATE_DONE"
             with m.State("UPDATE_DONE"):
+                m.d.comb += self.updated.eq(1)
                 m.d.sync += [self.busy.eq(0), self.done.eq(1), self.samples.eq(0)]
                 m.next = "IDLE"
         return m

@@ -7,7 +7,8 @@ unit                       golden twin
                            + ``hard_reset`` + the next step's decay ``V_s >> beta``
                            + ``b16`` (RSNN)
 :class:`UpdateUnit`        ``ops.weight_update`` (one synapse)
-:class:`ErrorUnit`         ``ops.prediction_error`` (one output, standard loss)
+:class:`ErrorUnit`         ``ops.prediction_error`` (one output, every loss)
+:class:`ErrorNeuronUnit`   ``reference._error_neurons`` (one output's pair, one step)
 =========================  =============================================================
 
 The engines instantiate ``lanes`` copies of each; ``tests/test_hw_units.py`` checks them
@@ -23,7 +24,8 @@ from amaranth.lib.wiring import In, Out
 from ..golden.config import NetConfig, bits_signed
 from .config import acc_bits, b16_range, delta_bits
 
-__all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "check_layer", "check_net"]
+__all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "ErrorNeuronUnit", "check_layer",
+           "check_net"]
 
 LAYERS = ("hidden", "output")
 
@@ -55,7 +57,8 @@ class NeuronUnit(wiring.Component):
     acc : In, ``(V_s(t-1) >> beta) + current`` (exact).  last : In, the last time step (the
         next accumulator and B16 are then 0, ready for the next sample).
     v : Out, the saturated pre-reset voltage.  spike, pg : Out.
-    acc_next : Out, ``V_s(t) >> beta`` (or 0).  q : Out, ``V(t) >> rec_shift`` (or 0).
+    acc_next : Out, ``V_s(t) >> beta`` (or 0).  q : Out, ``V(t) >> rec_shift``
+        (``V_s(t) >> rec_shift`` for ``rec_source="post_reset"``; or 0).
     """
 
     def __init__(self, *, net, layer):
@@ -83,7 +86,10 @@ class NeuronUnit(wiring.Component):
             self.spike.eq(self.v > p.threshold),
             self.pg.eq((diff < p.window) & (diff > -p.window)),
             self.acc_next.eq(Mux(self.last | self.spike, 0, self.v >> cfg.beta_shift)),
-            self.q.eq(Mux(self.last, 0, self.v >> cfg.rec_shift)),
+            # B16 of the next step: V(t) >> rec_shift, or V_s(t) >> rec_shift (0 after a
+            # spike's hard reset) for rec_source="post_reset"
+            self.q.eq(Mux(self.last | self.spike if cfg.rec_source == "post_reset"
+                          else self.last, 0, self.v >> cfg.rec_shift)),
         ]
         return m
 
@@ -149,7 +155,9 @@ class UpdateUnit(wiring.Component):
 
 
 class ErrorUnit(wiring.Component):
-    """Eq. 3.6 for one output: ``e = (count * alpha) >> floor(log2 T) - [o == label] * alpha``.
+    """Eqs. 3.6-3.8 for one output: ``e = (count * alpha) >> floor(log2 T) - [o == label] *
+    alpha``; a zero ``e`` becomes 1 (``loss="positive"``, eq. 3.7) or ``noise``
+    (``loss="random"``, eq. 3.8).
 
     Parameters
     ----------
@@ -157,19 +165,69 @@ class ErrorUnit(wiring.Component):
 
     Members
     -------
-    count : In.  is_label : In.  valid : In (0 for padding lanes: e = 0).  e : Out.
+    count : In.  is_label : In.  valid : In (0 for padding lanes: e = 0).
+    noise : In, the output's random-loss noise in {-1, 0, 1} (read only for ``loss="random"``).
+    e : Out.
     """
 
     def __init__(self, *, net):
         self._cfg = cfg = check_net(net)
         super().__init__({
             "count": In(unsigned(cfg.count_bits)), "is_label": In(1), "valid": In(1),
-            "e": Out(signed(cfg.widths()["error"])),
+            "noise": In(signed(2)), "e": Out(signed(cfg.widths()["error"])),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
         e = ((self.count * cfg.alpha) >> cfg.log2_t) - Mux(self.is_label, cfg.alpha, 0)
+        if cfg.loss == "positive":
+            e = Mux(e == 0, 1, e)
+        elif cfg.loss == "random":
+            e = Mux(e == 0, self.noise, e)
         m.d.comb += self.e.eq(Mux(self.valid, e, 0))
+        return m
+
+
+class ErrorNeuronUnit(wiring.Component):
+    """One step of an output's positive and negative error neurons (eqs. 3.9-3.13).
+
+    ``v+ <- v+ - th * [v+ > th] + e``, ``v- <- v- - th * [v- > th] - e`` (soft reset by
+    ``th = fb_threshold``: the previous step's spike is ``[v > th]`` of the stored voltage),
+    ``ds = [v+ > th] - [v- > th]``.  With ``first`` the neurons start from rest (0), which is
+    the whole of the Final mode (one step from rest) and the first Feedback step.
+
+    Parameters
+    ----------
+    net : :class:`NetConfig`.  bits : voltage width
+        (:attr:`~intsnn.hw.config.HwConfig.error_neuron_bits`; never overflows).
+
+    Members
+    -------
+    v_pos, v_neg : In, the stored voltages.  first : In.  e : In, the error of the step.
+    v_pos_next, v_neg_next : Out.  ds : Out, ``s+ - s-`` in {-1, 0, 1}.
+    """
+
+    def __init__(self, *, net, bits):
+        self._cfg = cfg = check_net(net)
+        if not isinstance(bits, int) or isinstance(bits, bool) or bits < 2:
+            raise TypeError(f"bits must be an integer >= 2, not {bits!r}")
+        super().__init__({
+            "v_pos": In(signed(bits)), "v_neg": In(signed(bits)), "first": In(1),
+            "e": In(signed(cfg.widths()["error"])),
+            "v_pos_next": Out(signed(bits)), "v_neg_next": Out(signed(bits)),
+            "ds": Out(signed(2)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        th = self._cfg.fb_threshold
+
+        def rest(v):   # the voltage after the previous step's soft reset
+            return Mux(self.first, 0, v - Mux(v > th, th, 0))
+
+        m.d.comb += [self.v_pos_next.eq(rest(self.v_pos) + self.e),
+                     self.v_neg_next.eq(rest(self.v_neg) - self.e)]
+        s_pos, s_neg = self.v_pos_next > th, self.v_neg_next > th
+        m.d.comb += self.ds.eq(Mux(s_pos == s_neg, 0, Mux(s_pos, 1, -1)))
         return m

@@ -16,9 +16,13 @@ DEMO = dict(preset="mnist-snn", train_samples=256, test_samples=128, batch_size=
             lanes=8)
 
 
-def _run(o: CosimOptions) -> int:
+def _run(o: CosimOptions, energy_table: bool = False) -> int:
     r = cosimulate(o)
     print(summary_table(r))
+    if energy_table and r.get("energy"):
+        from ..hw.energy import format_energy
+        print(format_energy(r["energy"], f"({r['energy']['samples']} co-simulated training "
+                                         "samples)"))
     print(f"wrote {o.out}/report.json (simulator output: {r['sim_log']})")
     return 0 if r["status"] == "match" else 1
 
@@ -30,8 +34,10 @@ def _overrides(a) -> dict:
         over["n_hidden"] = a.n_hidden
     if getattr(a, "headroom", None) is not None:
         over["headroom"] = a.headroom
-    if getattr(a, "lr_rounding", None) is not None:
-        over["lr_rounding"] = a.lr_rounding
+    for opt, field in (("lr_rounding", "lr_rounding"), ("error", "error_mode"), ("loss", "loss"),
+                       ("clip_order", "clip_order"), ("rec_source", "rec_source")):
+        if getattr(a, opt, None) is not None:
+            over[field] = getattr(a, opt)
     return over
 
 
@@ -43,7 +49,7 @@ def run_cosim(a) -> int:
                      hw_dir=a.hw_dir, build_root=a.build_dir, overrides=_overrides(a),
                      data_name=a.data_name, resume=not a.no_resume,
                      checkpoint_every_s=a.checkpoint_every)
-    return _run(o)
+    return _run(o, energy_table=True)
 
 
 def run_demo(a) -> int:

@@ -152,12 +152,13 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).
     """
     from ..hw import cycles
+    from ..hw.energy import sample_entry
 
     model = IntSNN(cfg, seed)
     w0 = model.weights.copy()
     B = cfg.batch_size
     counts_tr, weights = [], []
-    cyc_tr, work_tr = [], []
+    cyc_tr, work_tr, act_tr = [], [], []
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
@@ -165,6 +166,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
+                act_tr.append(sample_entry(cfg, lanes, rec))
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -181,7 +183,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
             "counts_test": counts_te, "pred_test": np.asarray(pred_te),
             "cycles_train": np.asarray(cyc_tr, np.int64), "cycles_test": np.asarray(cyc_te,
                                                                                     np.int64),
-            "work_train": np.asarray(work_tr, np.float64)}
+            "work_train": np.asarray(work_tr, np.float64), "activity_train": act_tr}
 
 
 # ---------------------------------------------------------------------- hardware
@@ -213,7 +215,9 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
 #: NetConfig fields that ``intsnn generate`` sets from an option.
 _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
-                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding"}
+                     "init_bits": "--headroom", "lr_rounding": "--lr-rounding",
+                     "error_mode": "--error", "loss": "--loss", "clip_order": "--clip-order",
+                     "rec_source": "--rec-source"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -401,6 +405,18 @@ def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
             "work_definition": cycles.WORK_DEFINITION}
 
 
+def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict | None:
+    """Operations and Table 3.3 energy of the co-simulated training samples; the activity
+    counters must rebuild each sample's measured CYCLES register."""
+    from ..hw.energy import TRAIN_SET_SIZE, energy_report
+
+    n = len(measured)
+    if n == 0 or cfg.arch not in ("snn", "rsnn"):
+        return None
+    epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
+    return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
+
+
 def _log(o: CosimOptions, msg: str):
     if not o.quiet:
         print(msg, flush=True)
@@ -539,6 +555,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
+                  "loss_seed": o.seed,
                   "progress": str(work / "progress"),
                   "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
                                  "every_s": o.checkpoint_every_s}}
@@ -646,6 +663,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "sim_log": str(log),
         "waves": waves,
     }
+    report["energy"] = _energy(cfg, lanes, g, res["cycles_train"], meta)
     report["time"]["wall_s"] = time.perf_counter() - t_all
     _write_report(out, report, o)
     ckpt.unlink(missing_ok=True)  # finished (match or mismatch): nothing to resume
@@ -668,6 +686,16 @@ def conclusion(r: dict) -> str:
     return "The run stopped before every sample was checked (see report.json)."
 
 
+def _modes(config: dict) -> str:
+    """The error mode, loss, clip order and RSNN B16 source where they are not the defaults."""
+    out = [f"{name} {config.get(key, default)}" for key, name, default in (
+        ("error_mode", "error", "direct"), ("loss", "loss", "standard"),
+        ("clip_order", "clip order", "shift_then_clip"),
+        ("rec_source", "B16 of", "pre_reset")) if config.get(key, default) != default
+        and (key != "rec_source" or config.get("arch") == "rsnn")]
+    return "".join(f", {o}" for o in out)
+
+
 def summary_table(r: dict) -> str:
     """Short text comparison of a report, ending with what it shows."""
     acc, cyc, tm = r["accuracy"], r["cycles"], r["time"]
@@ -680,7 +708,7 @@ def summary_table(r: dict) -> str:
 
     lines = [
         f"{r['preset']} (lanes {r['lanes']}, S/Q {r['config']['shadow_bits']}/"
-        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}) on "
+        f"{r['config']['inference_bits']}, B {r['config']['batch_size']}{_modes(r['config'])}) on "
         f"{r['simulator']['name']} {r['simulator']['version']}: "
         f"{r['data']['train_samples']} train / {r['data']['test_samples']} test samples",
         "                      hardware    golden",
@@ -716,6 +744,14 @@ def summary_table(r: dict) -> str:
                      f"(session {res['sessions']})")
     for w in r.get("waves") or []:
         lines.append(f"waves                 {w['path']} ({w['bytes'] / 1e6:,.1f} MB)")
+    en = r.get("energy")
+    if en:  # intsnn.hw.energy: Table 3.3 prices, operations only
+        gp, ck = en["golden_pj_per_sample"], en["counters_check"]
+        lines.append(f"energy / train sample {gp['total_mean'] / 1e3:,.1f} nJ golden ops, "
+                     f"{en['hw_pj_per_sample'] / 1e3:,.1f} nJ hardware lane ops; update "
+                     f"{en['golden_pj_per_update'] / 1e3:,.1f} nJ (thesis Table 3.3 prices; "
+                     f"counters rebuild {ck['cycles_register_equal']}/"
+                     f"{ck['cycles_register_checked']} CYCLES registers)")
     d = r.get("diagnosis")
     if d:
         lines.append(f"FIRST DIVERGENCE: {d['phase']} sample {d['sample']}, timestep "

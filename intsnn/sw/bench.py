@@ -21,7 +21,10 @@ change of machine load hits all peers alike; the time of a peer is the sum over 
 ``time.perf_counter`` around its training step (encoding is shared and timed separately), and its
 CPU time the sum of ``time.process_time`` (all threads of the process; one peer runs at a time),
 which other jobs on a loaded machine cannot inflate.  Every peer runs on one thread (numpy's BLAS
-is set to one thread) except ``golden-2t``.  The peers'
+is set to one thread) except ``golden-2t``, whose gain over ``golden-1t`` needs a second core
+that nothing else uses: beside each peer the CPU that *other* processes used during its steps is
+recorded (:func:`busy_cpu_seconds`, in cores), and a 2-thread figure means something only when
+that is near 0 (on a shared machine, freeze the other jobs for the run).  The peers'
 weights are compared at the end (the integer peers must agree bit for bit).  Memory is the
 ``tracemalloc`` peak of one training step (numpy allocations; the input batch is allocated before
 tracing starts and not counted; numba's small per-thread kernel state is not seen).
@@ -49,7 +52,8 @@ from .command import run_command
 from .outputs import check_out_dir, check_out_file, write_json
 from .train import encode, load_data, make_config
 
-__all__ = ["bench_epoch", "compare", "profile_epoch", "dense_ops", "second_core_check", "main"]
+__all__ = ["bench_epoch", "compare", "profile_epoch", "dense_ops", "second_core_check",
+           "busy_cpu_seconds", "main"]
 
 SHD_TRAIN_SIZE = 8156
 #: The workloads of the comparison (issue 11): preset, training samples (None: all), epochs.
@@ -119,6 +123,24 @@ def second_core_check(n: int = 2_000_000, rounds: int = 30) -> float:
     return statistics.median(one) / statistics.median(two)
 
 
+def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
+    """CPU time all processes of the machine have used since boot (``/proc/stat``: user, nice,
+    system, irq, softirq, steal), or None where there is no ``/proc/stat``.
+
+    The kernel charges it per clock tick (10 ms), so the difference over a few milliseconds is
+    0 or a tick; summed over hundreds of training steps it estimates the CPU the machine used
+    during them.  Minus this process's own CPU time, it says whether other jobs ran while a peer
+    was timed: the measurement of the 2-thread speed-up is only meaningful when they did not.
+    """
+    try:
+        with open(path) as f:
+            v = [int(t) for t in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(preset_name: str, data_dir, limit):
     data = load_data(preset_name, "train", data_dir, limit)
     return make_config(preset_name, int(data.meta["n_classes"])), data
@@ -147,6 +169,8 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
                                                     data.y[warm])
         secs = {p.name: 0.0 for p in peers}
         cpu = {p.name: 0.0 for p in peers}
+        busy = {p.name: 0.0 for p in peers}
+        have_busy = busy_cpu_seconds() is not None
         t_enc, n_samples = 0.0, 0
         load0 = os.getloadavg()
         batches = list(_batches(cfg, data, epochs, seed)) * rounds
@@ -159,10 +183,12 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
             n_samples += len(rows)
             for j in range(len(peers)):
                 p = peers[(k + j) % len(peers)]
+                b0 = busy_cpu_seconds() if have_busy else 0.0
                 t0, c0 = time.perf_counter(), time.process_time()
                 p.step(x, y)
                 secs[p.name] += time.perf_counter() - t0
                 cpu[p.name] += time.process_time() - c0
+                busy[p.name] += (busy_cpu_seconds() if have_busy else 0.0) - b0
         load1 = os.getloadavg()
         x, y = encode(cfg, data, warm, seed, 0), data.y[warm]
         mem = {p.name: step_memory(lambda: p.step(x, y)) for p in peers}
@@ -184,6 +210,9 @@ def compare(preset_name: str, data_dir, peer_names=PEERS, seed: int = 0,
                        "samples_per_second": n_samples / secs[p.name],
                        "dense_ops_per_second": ops * n_samples / secs[p.name],
                        "step_peak_mb": mem[p.name] / 2 ** 20,
+                       # other processes' CPU during this peer's steps, in cores (0: quiet)
+                       "other_processes_cores": (max(0.0, busy[p.name] - cpu[p.name])
+                                                 / secs[p.name] if have_busy else None),
                        "trace_mode": (p.model.trace_mode if hasattr(p, "model") and p.model.fast
                                       else None)}
     out = {"preset": preset_name, "samples": n_samples, "epochs": epochs, "rounds": rounds,
@@ -265,8 +294,8 @@ def profile_epoch(preset_name: str, data_dir, seed: int = 0) -> dict:
 
 def compare_table(cmp: list[dict]) -> str:
     rows = ["| workload | peer | time (s) | / plain numpy | / reference | CPU (s) | CPU / plain "
-            "numpy | samples/s | dense Gop/s | step peak (MB) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "numpy | samples/s | dense Gop/s | step peak (MB) | other jobs (cores) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(v):
         return "-" if v is None else f"{v:.3f}"
@@ -279,7 +308,8 @@ def compare_table(cmp: list[dict]) -> str:
             rows.append(f"| {c['preset']} | {n} | {r['seconds']:.2f} | {cell(plain)} | "
                         f"{cell(ref)} | {r['cpu_seconds']:.2f} | {cell(cpu)} | "
                         f"{r['samples_per_second']:.0f} | "
-                        f"{r['dense_ops_per_second'] / 1e9:.2f} | {r['step_peak_mb']:.1f} |")
+                        f"{r['dense_ops_per_second'] / 1e9:.2f} | {r['step_peak_mb']:.1f} | "
+                        f"{cell(r.get('other_processes_cores'))} |")
     return "\n".join(rows)
 
 
@@ -344,7 +374,8 @@ def _main_compare(a) -> int:
     core_check.append(second_core_check())
     print(f"control: an embarrassingly parallel loop in ~5 ms pieces ran {core_check[0]:.2f}x / "
           f"{core_check[1]:.2f}x faster on 2 threads than on 1 (before / after the timing; "
-          "about 2 means a second core was free)")
+          "about 2 means a second core was free); 'other jobs' below: the CPU other processes "
+          "used while a peer was timed, in cores (/proc/stat; 0 means it had the machine)")
     print(compare_table(cmp))
     for c in cmp:
         extra = (f"; 2 threads / 1 thread: {c['speedup_2t_over_1t']:.2f}x faster"

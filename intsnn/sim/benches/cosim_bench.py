@@ -7,6 +7,8 @@ pytest module.  Everything it needs comes from ``sim_params()``:
               and the golden model's expected counts, predictions and weights after every update)
 ``result``    path of the JSON this bench writes (hardware results, mismatches, timing)
 ``config``    the ``NetConfig`` dict; ``lanes``; ``depth`` (program memory of the wrapper)
+``loss_seed`` the golden model's seed: with ``loss="random"`` written to SEED_LO/SEED_HI, and
+              UPDATES set to the updates before the first sample of this session
 ``inject``    optional fault for tests: ``{"region": 2|3, "row": r, "col": c, "value": v}``
               written into the hardware after the initial weight check
 ``progress``  path of a one-line file ``<phase> <done> <total>`` rewritten after every sample
@@ -256,8 +258,18 @@ class Bench:
         if self.check_weights(words, "load", None, None, w_hidden, w_output,
                               d.get("w_recurrent0")):
             return False
+        if cfg.loss == "random":   # the noise keys: seed, and the updates done so far
+            seed = int(self.p.get("loss_seed", 0)) % (1 << 64)
+            done = (self.start["next"] + cfg.batch_size - 1) // cfg.batch_size \
+                if self.start["phase"] == "train" else len(d["g_w_hidden"])
+            prog = self.prog()
+            prog.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_SEED_LO), seed & 0xFFFFFFFF)
+            prog.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_SEED_HI), seed >> 32)
+            prog.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_UPDATES), done)
+            prog.end()
+            await self.drv.run(prog, 100)
         # cycles counted from here on add to the earlier sessions' (resume: the reload of the
-        # checkpoint's weights is not part of the run it continues)
+        # checkpoint's weights and keys is not part of the run it continues)
         if self.sessions > 1:
             self.cycles_ref = int(self.dut.cycle_count.value)
         if "inject" in self.p:  # tests: a deliberate fault the comparison must find
