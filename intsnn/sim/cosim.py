@@ -144,17 +144,19 @@ def load_samples(o: CosimOptions):
     return cfg, xtr, tr.y[rows_tr], xte, te.y[rows_te], meta
 
 
-def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None):
+def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | None = None,
+                      weights=None):
     """The golden model over the samples: per-sample counts/predictions, weights per update.
 
     With ``lanes``, also every sample's exact cycle count (:func:`intsnn.hw.cycles.from_record`,
     from the golden observables of that sample with the weights it sees) and, for training
-    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).
+    samples, the work the design must do (:func:`intsnn.hw.cycles.sample_work`).  ``weights``
+    (a :class:`~intsnn.golden.init.Weights`) replaces the seeded initial weights.
     """
     from ..hw import cycles
     from ..hw.energy import sample_entry
 
-    model = IntSNN(cfg, seed)
+    model = IntSNN(cfg, seed, weights=weights)
     w0 = model.weights.copy()
     B = cfg.batch_size
     counts_tr, weights = [], []

@@ -190,9 +190,11 @@ def _add_extra_commands(sub):
     from ..baselines.cli import add_parser as add_baseline
     from ..sweep.cli import add_parser as add_sweep
     from .export_nir import add_parser as add_export
+    from ..host.cli import add_parsers as add_board
     add_baseline(sub, PRESET_NAMES)
     add_sweep(sub, PRESET_NAMES)
     add_export(sub)
+    add_board(sub)
     for name in ("baseline", "sweep", "export"):  # --help shows the defaults there too
         sub.choices[name].formatter_class = HelpFormatter
 

