@@ -69,9 +69,13 @@ def test_deltas_match_golden(arch, lanes, input_bits, n_in, n_hidden, n_out):
     net = IntSNN(cfg, seed=lanes)
     rec = net.run_sample(x, label=1)
     assert rec.delta_hidden.any() and rec.delta_output.any()  # the sample has work to do
-    bound = cfg.delta_batch_max - cfg.delta_sample_max
-    d_h = rng.integers(-bound, bound, (n_hidden, n_in))
-    d_o = rng.integers(-bound, bound, (n_out, n_hidden))
+    # earlier samples of the batch: anything up to B - 1 samples' worth, per layer (the
+    # layers' accumulators have their own widths, HwConfig.delta_*_bits)
+    b1 = cfg.batch_size - 1
+    bound_h = b1 * cfg.vfb_hidden_max * cfg.hidden_corr_max
+    bound_o = b1 * cfg.vfb_output_max * cfg.output_corr_max
+    d_h = rng.integers(-bound_h, bound_h, (n_hidden, n_in))
+    d_o = rng.integers(-bound_o, bound_o, (n_out, n_hidden))
     got = rtl_deltas(hw, rec, d_h, d_o)
     want_h, want_o = ref_deltas(rec, d_h, d_o)
     np.testing.assert_array_equal(got["hidden"], want_h)

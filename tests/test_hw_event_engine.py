@@ -23,14 +23,15 @@ def weight_words(w, lanes):
 
 def ref_events(hw: HwConfig, src: int, source, weights, acc):
     """Golden twin: ``acc + v @ W.T`` with ``W = B_Q(W_hid)``, ``W_rec`` or ``B_Q(W_out)``, and
-    the schedule's cycles ``1 + words + nonzero words + destination words * events``."""
+    the schedule's cycles ``event_overhead + words + nonzero words + destination words *
+    events``."""
     cfg = hw.net
     w = weights if src == SRC_RECURRENT else ops.quantize(weights, cfg)
     new = acc + np.asarray(source) @ w.T
     src_words = hw.IW if src == SRC_INPUT else hw.HW
     dst_words = hw.OW if src == SRC_SPIKES else hw.HW
     nz = to_words(np.asarray(source) != 0, hw.lanes)
-    cycles = hw.READ_LATENCY + src_words + int(nz.any(axis=1).sum()) + dst_words * int(nz.sum())
+    cycles = hw.event_overhead + src_words + int(nz.any(axis=1).sum()) + dst_words * int(nz.sum())
     return new, cycles
 
 

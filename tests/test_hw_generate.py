@@ -95,15 +95,21 @@ def test_memories_without_initial_contents(tmp_path):
     """The memories whose contents are loaded, cleared after reset or written before they are
     read are ``intsnn_ram`` instances without initial values; the accumulators and counts
     (which must read 0 after configuration) keep theirs (``initial`` blocks of zeros)."""
-    from intsnn.hw.ram import RAM_MODULE
+    from intsnn.hw.ram import LUTRAM_MODULE, RAM_MODULE
     cfg = SMALL.replace(arch="rsnn", voltage_bits=16, rec_shift=3)
-    vpath, man = generate(cfg, 4, tmp_path)
+    vpath, man = generate(cfg, 1, tmp_path)   # lanes 1: w_hidden (96 words) is block RAM
     text = vpath.read_text()
-    hw = HwConfig(net=cfg, lanes=4)
+    hw = HwConfig(net=cfg, lanes=1)
     no_init = [k for k, s in hw.memories.items() if not s.init]
     assert {"w_hidden", "w_output", "w_recurrent", "delta_hidden", "delta_output"} <= set(no_init)
-    assert text.count(f"module {RAM_MODULE}") == 1
-    assert text.count(f"  {RAM_MODULE} #(") == len(no_init)
+    assert text.count(f"module {RAM_MODULE} ") == text.count(f"module {LUTRAM_MODULE} ") == 1
+    # shallow memories are LUT RAM (ram_style = "distributed"), the others block RAM
+    lut = [k for k in no_init if hw.memories[k].kind == "lut"]
+    assert "w_hidden" not in lut and "pg_output" in lut
+    assert text.count(f"  {LUTRAM_MODULE} #(") == len(lut)
+    assert text.count(f"  {RAM_MODULE} #(") == len(no_init) - len(lut)
+    assert text.count('(* ram_style = "distributed" *)') == 1 + len(
+        [k for k, s in hw.memories.items() if s.init and s.kind == "lut"])
     assert text.count("initial begin") == len(hw.memories) - len(no_init)
     assert {k for k, v in man["state"]["memories"].items() if v["initial_contents"]} == {
         "acc_hidden", "acc_output", "counts"}

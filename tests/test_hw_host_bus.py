@@ -67,13 +67,15 @@ def test_host_bus_follows_the_protocol(arch, lanes):
         seen["regs"] = [await host.read(hp.addr(hp.REGION_CTRL, 0, reg)) for reg in (
             hp.REG_STATUS, hp.REG_LABEL, hp.REG_PREDICTION, hp.REG_CYCLES, hp.REG_SAMPLES,
             hp.REG_SEED_LO, hp.REG_SEED_HI, hp.REG_UPDATES)]
-        # a COMMAND write is a one-cycle strobe with the code
+        # a COMMAND write is a one-cycle strobe with the code, the cycle after w_en
         ctx.set(dut.bus.addr, hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND))
         ctx.set(dut.bus.w_data, hp.CMD_UPDATE)
         ctx.set(dut.bus.w_en, 1)
-        seen["command"] = (ctx.get(dut.command_valid), ctx.get(dut.command))
+        seen["command_before"] = ctx.get(dut.command_valid)
         await ctx.tick()
         ctx.set(dut.bus.w_en, 0)
+        seen["command"] = (ctx.get(dut.command_valid), ctx.get(dut.command))
+        await ctx.tick()
         seen["command_after"] = ctx.get(dut.command_valid)
         # access disabled (a command runs): no weight or LABEL write
         ctx.set(dut.enable, 0)
@@ -95,4 +97,5 @@ def test_host_bus_follows_the_protocol(arch, lanes):
     assert seen["regs"] == [hp.STATUS_BUSY | hp.STATUS_FRAMES_READY, 2, 2, 123456, 7,
                             0x76543210, 0xFEDCBA98, 42]
     assert seen["command"] == (1, hp.CMD_UPDATE) and seen["command_after"] == 0
+    assert seen["command_before"] == 0
     assert seen["disabled"] == (True, 2)

@@ -14,7 +14,7 @@ from amaranth.sim import Simulator  # noqa: E402
 
 from intsnn.golden import ops  # noqa: E402
 from intsnn.golden.config import LayerParams, NetConfig  # noqa: E402
-from intsnn.hw.config import acc_bits  # noqa: E402
+from intsnn.hw.config import acc_bits, delta_bits  # noqa: E402
 from intsnn.golden.reference import _error_neurons  # noqa: E402
 from intsnn.hw.config import HwConfig  # noqa: E402
 from intsnn.hw.units import ErrorNeuronUnit, ErrorUnit, NeuronUnit, UpdateUnit  # noqa: E402
@@ -80,12 +80,13 @@ def test_neuron_unit(cfg, layer):
 def test_update_unit(cfg, layer):
     rng = np.random.default_rng(2)
     p = cfg.hidden if layer == "hidden" else cfg.output
-    db = min(cfg.widths()["delta_accumulator"], 62)
+    db = min(delta_bits(cfg, layer), 62)   # the layer's accumulator width
     w = rng.integers(cfg.shadow_min, cfg.shadow_max + 1, 400)
     d = np.concatenate([rng.integers(-(1 << (db - 1)), 1 << (db - 1), 200),
                         rng.integers(-4 * cfg.clip << p.lr_shift, 4 * cfg.clip << p.lr_shift,
                                      200)]) if p.lr_shift < 20 else \
         rng.integers(-(1 << (db - 1)), 1 << (db - 1), 400)
+    d = np.clip(d, -(1 << (db - 1)), (1 << (db - 1)) - 1)   # a delta never exceeds its width
     dut = UpdateUnit(net=cfg, layer=layer)
     out = run_comb(dut, [{"w": int(a), "delta": int(b)} for a, b in zip(w, d)], ["w_new"])
     ref = ops.weight_update(w, d, p.lr_shift, p.wd_shift, cfg)
@@ -157,3 +158,9 @@ def test_layer_is_checked(unit):
         unit(net=3, layer="hidden")
     with pytest.raises(TypeError, match=r"positional"):
         unit(CFGS[0], "hidden")
+
+
+def test_update_unit_registered_is_checked():
+    with pytest.raises(TypeError, match=r"registered must be a bool, not 1"):
+        UpdateUnit(net=CFGS[0], layer="hidden", registered=1)
+    assert UpdateUnit(net=CFGS[0], layer="output", registered=True).latency == 1

@@ -59,13 +59,14 @@ def test_update_matches_golden(S, Q, clip_order, lanes, n_hidden, n_out):
     rng = np.random.default_rng(lanes)
     w = init_weights(cfg, seed=lanes)
     # around the clip (both signs), and anywhere in the accumulator's range
-    big = min(cfg.delta_batch_max, 1 << 60)
+    big = min(1 << (hw.delta_hidden_bits - 1), 1 << 60)
     near = (4 * cfg.clip) << max(cfg.hidden.lr_shift, cfg.output.lr_shift)
+    o_max = (1 << (hw.delta_output_bits - 1)) - 1   # the output layer's narrower accumulator
     cases = []
     for clear in (0, 1):
         dh = np.where(rng.random(w.hidden.shape) < 0.5, rng.integers(-near, near, w.hidden.shape),
                       rng.integers(-big, big, w.hidden.shape))
-        do = rng.integers(-near, near, w.output.shape)
+        do = np.clip(rng.integers(-near, near, w.output.shape), -o_max, o_max)
         cases.append((w, dh, do, clear))
     for (w0, dh, do, clear), got in zip(cases, rtl_update(hw, cases)):
         want = w0 if clear else apply_update(cfg, w0, dh, do)

@@ -75,7 +75,7 @@ def cycles_from_activity(cfg: NetConfig, lanes: int, act: dict, train: bool = Tr
     hw = HwConfig(net=cfg, lanes=lanes)
     P, IW, HW, OW = lanes, hw.IW, hw.HW, hw.OW
     T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
-    rd = hw.READ_LATENCY
+    rd = hw.event_overhead   # an event pass: start + accumulate drain
     rec_steps = T - 1 if cfg.arch == "rsnn" else 0
     cyc = T * (rd + IW + HW + hw.NEURON_LATENCY + rd + HW + OW + hw.NEURON_LATENCY)
     cyc += rec_steps * (rd + HW)

@@ -167,6 +167,7 @@ class Host:
         ctx.set(bus.w_en, 1)
         await ctx.tick()
         ctx.set(bus.w_en, 0)
+        await ctx.tick().repeat(hp.WRITE_LATENCY - 1)   # landed (a COMMAND: busy is up)
 
     async def read(self, address: int, signed_bits: int | None = None) -> int:
         ctx, bus = self.ctx, self.dut.bus
@@ -174,6 +175,7 @@ class Host:
         ctx.set(bus.r_en, 1)
         await ctx.tick()
         ctx.set(bus.r_en, 0)
+        await ctx.tick().repeat(hp.READ_LATENCY - 1)
         assert ctx.get(bus.r_valid)
         v = ctx.get(bus.r_data)
         return hp.to_signed(v, signed_bits) if signed_bits else v

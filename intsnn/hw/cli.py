@@ -136,5 +136,8 @@ def run_generate(a) -> int:
         p = man["pnr"]
         print(f"{p['device']}: " + (format_fmax(p["fmax_mhz"]) if p["fits"]
                                     else f"does not fit ({p['reason']})"))
+        for clk, cp in p.get("critical_path", {}).items():
+            print(f"critical path ({clk}): {cp['delay_ns']} ns ({cp['routing_ns']} routing) "
+                  f"{cp['from']} -> {cp['to']}")
     print(f"wrote {out}/manifest.json")
     return 0

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ..golden.config import NetConfig, bits_signed
 
 __all__ = ["HwConfig", "MemorySpec", "check_config", "DEFAULT_LANES", "MAX_LANES", "MAX_TIMESTEPS",
-           "ADDRESS_LIMIT", "words", "acc_bits", "b16_range"]
+           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "words", "acc_bits", "b16_range", "delta_bits"]
 
 #: Lane count (synapses per cycle) when none is given.
 DEFAULT_LANES = 4
@@ -24,6 +24,10 @@ DEFAULT_LANES = 4
 MAX_LANES = 64
 #: The deferred delta unit sums all T steps of a trace history word in one cycle.
 MAX_TIMESTEPS = 256
+#: Memories at most this deep are LUT RAM (``MemorySpec.kind``): a block RAM (DP16KD) is at
+#: least 512 words deep at its widest (36 bits), so a shallow memory would leave most of every
+#: block empty (the 64-word, 360-bit trace history of shd-snn took 10 of them).
+LUTRAM_MAX_DEPTH = 64
 #: Neurons per layer addressable over the bus (the 14-bit column field of
 #: :func:`intsnn.hw.host_protocol.addr`; kept here so this module needs no import of it).
 ADDRESS_LIMIT = 1 << 14
@@ -60,6 +64,25 @@ def acc_bits(cfg: NetConfig, layer: str) -> int:
     return bits_signed(-bound, bound)
 
 
+def delta_bits(cfg: NetConfig, layer: str) -> int:
+    """Width of a batch delta accumulator of ``layer`` (never overflows).
+
+    ``NetConfig.widths()["delta_accumulator"]`` bounds both layers by the larger one.  Per layer
+    (eq. 3.17 summed over a batch): ``|Delta| <= B * vfb_max * corr_max`` with the output
+    layer's ``vfb_output_max * output_corr_max`` (``|e| * T * max P_hidden-spike``) and the
+    hidden layer's ``vfb_hidden_max * hidden_corr_max``; for shd-snn the output layer needs 20
+    bits where the shared width was 39.
+    """
+    if layer == "hidden":
+        per = cfg.vfb_hidden_max * cfg.hidden_corr_max
+    elif layer == "output":
+        per = cfg.vfb_output_max * cfg.output_corr_max
+    else:
+        raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
+    bound = cfg.batch_size * per
+    return bits_signed(-bound, bound)
+
+
 class MemorySpec(NamedTuple):
     """Geometry of one on-chip memory.
 
@@ -88,6 +111,12 @@ class MemorySpec(NamedTuple):
     @property
     def width(self) -> int:
         return self.bits * self.lanes * self.slots
+
+    @property
+    def kind(self) -> str:
+        """``"lut"`` (distributed LUT RAM) up to :data:`LUTRAM_MAX_DEPTH` words, else
+        ``"block"``: what the generated Verilog asks synthesis for."""
+        return "lut" if self.depth <= LUTRAM_MAX_DEPTH else "block"
 
     @property
     def state_bits(self) -> int:
@@ -130,12 +159,15 @@ class HwConfig:
     #: anyway) and :mod:`.cycles` charges the same, so a deeper pipeline changes one number here
     #: (plus the pipeline itself, and forwarding where a word is updated back to back).
     READ_LATENCY = 1        # synchronous block-RAM read
-    NEURON_LATENCY = 1      # neuron pass: read acc -> NeuronUnit -> write
-    EVENT_LATENCY = 1       # event engine: read weight + acc -> add -> write
+    NEURON_LATENCY = 3      # neuron pass: read acc -> register -> NeuronUnit, register -> write
+    SCAN_LATENCY = 3        # event engine start: frame base, read word 0, read word 1
+    EVENT_LATENCY = 3       # event engine: read weight + acc -> register -> w*v -> add, write
     ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
-    FEEDBACK_LATENCY = 1    # feedback: read W_out + e -> dot product -> accumulate/write
-    DELTA_LATENCY = 2       # delta engine: read -> register (corr, old delta) -> MAC, write
-    UPDATE_LATENCY = 2      # update engine: read -> register (w, delta) -> UpdateUnit, write
+    FEEDBACK_LATENCY = 3    # feedback: read W_out + e -> register -> products -> tree, write
+    DELTA_LATENCY = 4       # delta engine: read -> register (trace, old delta) -> corr ->
+    #                         v_fb * corr -> add, write
+    UPDATE_LATENCY = 3      # update engine: read -> register (w, delta) -> register the
+    #                         clipped step -> saturating subtract, write
     ERROR_NEURON_LATENCY = 1  # error-neuron pass: read counts + state -> units -> write state
 
     #: The loss-noise unit evaluates one splitmix64 finaliser per cycle: the per-sample key
@@ -201,6 +233,12 @@ class HwConfig:
         engines mask them where they would reach a real value."""
         return bool(n % self.lanes) and lane >= n % self.lanes
 
+    @property
+    def event_overhead(self) -> int:
+        """Fixed cycles of an event pass beyond its words and events: the start
+        (``SCAN_LATENCY``) and the accumulate pipeline's drain (``EVENT_LATENCY - 1``)."""
+        return self.SCAN_LATENCY + self.EVENT_LATENCY - 1
+
     # ------------------------------------------------------------------ widths
     @property
     def acc_hidden_bits(self) -> int:
@@ -209,6 +247,14 @@ class HwConfig:
     @property
     def acc_output_bits(self) -> int:
         return acc_bits(self.net, "output")
+
+    @property
+    def delta_hidden_bits(self) -> int:
+        return delta_bits(self.net, "hidden")
+
+    @property
+    def delta_output_bits(self) -> int:
+        return delta_bits(self.net, "output")
 
     @property
     def b16_bits(self) -> int:
@@ -270,16 +316,18 @@ class HwConfig:
         cfg, L = self.net, self.lanes
         w = cfg.widths()
         T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
-        S, Q, D = cfg.shadow_bits, cfg.inference_bits, w["delta_accumulator"]
+        S, Q = cfg.shadow_bits, cfg.inference_bits
         IW, HW, OW = self.IW, self.HW, self.OW
         mem = {
             "w_hidden": MemorySpec(I * HW, S, L, signed=True, write_enables="lane",
                                    group="static", purpose="hidden shadow weights [i][h-word]"),
             "w_output": MemorySpec(H * OW, S, L, signed=True, write_enables="lane",
                                    group="static", purpose="output shadow weights [h][o-word]"),
-            "delta_hidden": MemorySpec(I * HW, D, L, signed=True, group="batch",
+            "delta_hidden": MemorySpec(I * HW, self.delta_hidden_bits, L, signed=True,
+                                       group="batch",
                                        purpose="hidden delta accumulators [i][h-word]"),
-            "delta_output": MemorySpec(H * OW, D, L, signed=True, group="batch",
+            "delta_output": MemorySpec(H * OW, self.delta_output_bits, L, signed=True,
+                                       group="batch",
                                        purpose="output delta accumulators [h][o-word]"),
             "frames": MemorySpec(T * IW, cfg.input_bits, L,
                                  purpose="input frames x[t][i-word]"),
@@ -292,9 +340,9 @@ class HwConfig:
             "pg_output": MemorySpec(OW, 1, L, T, write_enables="slot",
                                     purpose="output pseudo-gradient history [o-word]"),
             "acc_hidden": MemorySpec(HW, self.acc_hidden_bits, L, signed=True, init=True,
-                                     transparent=True, purpose="hidden accumulators"),
+                                     purpose="hidden accumulators"),
             "acc_output": MemorySpec(OW, self.acc_output_bits, L, signed=True, init=True,
-                                     transparent=True, purpose="output accumulators"),
+                                     purpose="output accumulators"),
             "spikes_hidden": MemorySpec(HW, 1, L, purpose="hidden spikes of the step"),
             "counts": MemorySpec(OW, cfg.count_bits, L, init=True,
                                  purpose="output spike counts"),

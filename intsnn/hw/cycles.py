@@ -28,13 +28,14 @@ __all__ = ["expected_cycles", "expected_update_cycles", "stream_cycles", "sample
            "WORK_DEFINITION"]
 
 _L = HwConfig
+_E = _L.SCAN_LATENCY + _L.EVENT_LATENCY - 1   # HwConfig.event_overhead
 CYCLE_FORMULA = (
-    f"sum_t [ {_L.READ_LATENCY} + IW + nzw_x(t) + HW*nnz_x(t)                    # input events\n"
-    f"      + (rsnn and t>0) * ({_L.READ_LATENCY} + HW + nzw_q(t) + HW*nnz_q(t))   "
+    f"sum_t [ {_E} + IW + nzw_x(t) + HW*nnz_x(t)                    # input events\n"
+    f"      + (rsnn and t>0) * ({_E} + HW + nzw_q(t) + HW*nnz_q(t))   "
     f"# recurrent events\n"
     f"      + HW + {_L.NEURON_LATENCY}                                            "
     f"# hidden neuron pass\n"
-    f"      + {_L.READ_LATENCY} + HW + nzw_s(t) + OW*nspk_h(t)                  "
+    f"      + {_E} + HW + nzw_s(t) + OW*nspk_h(t)                  "
     f"# hidden-spike events\n"
     f"      + OW + {_L.NEURON_LATENCY} ]                                          "
     f"# output neuron pass\n"
@@ -102,7 +103,7 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     hw = HwConfig(net=cfg, lanes=lanes)
     IW, HW, OW = hw.IW, hw.HW, hw.OW
     T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
-    rd = hw.READ_LATENCY
+    rd = hw.event_overhead
     cyc = 0
     for t in range(T):
         zw, nz = _events(x[t], lanes)

@@ -10,9 +10,10 @@ a masked adder tree per lane, no cycles).
 Order: the output layer (groups = output words, ``p`` = hidden neurons, ``v_fb`` = ``e``), then
 the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden``).  A group
 costs 2 cycles (read its pseudo-gradient and feedback words; skip it if either is all zero);
-otherwise one cycle per pre-synaptic index and one drain cycle.  Pipeline
-(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 2): read the delta word and the trace word;
-register ``corr`` and the old delta; write ``delta + v_fb * corr``.  The group's last write
+otherwise one cycle per pre-synaptic index and ``DELTA_LATENCY - 1`` drain cycles.  Pipeline
+(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 4): read the delta word and the trace word;
+register the trace of the pre-synaptic neuron at every step and the old delta; register
+``corr``; register ``v_fb * corr``; write ``delta + v_fb * corr``.  The group's last write
 lands while the next group's words are read: ``(address, layer)`` travel with the pipeline and
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
 
@@ -91,7 +92,9 @@ class DeltaEngine(MemoryClient):
                 m.d.sync += g.eq(g + 1)
                 m.next = "GROUP"
 
-        # stage A (one cycle after a DELTA read), stage B (two cycles after)
+        # stage A (one cycle after a DELTA read) ... stage D (four cycles after: the write)
+        assert hw.DELTA_LATENCY == 4
+        drain = Signal(range(hw.DELTA_LATENCY))
         a_valid, a_pre, a_addr = Signal(), Signal.like(pre), Signal.like(addr)
         m.d.sync += a_valid.eq(0)
         with m.FSM(name="deltas"):
@@ -130,34 +133,54 @@ class DeltaEngine(MemoryClient):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(pre >> lg)]
                 m.d.sync += [a_valid.eq(1), a_pre.eq(pre), a_addr.eq(addr)]
                 with m.If(pre == n_pre - 1):
+                    m.d.sync += drain.eq(hw.DELTA_LATENCY - 2)
                     m.next = "DRAIN"
                 with m.Else():
                     m.d.sync += [pre.eq(pre + 1), addr.eq(addr + groups)]
             with m.State("DRAIN"):  # DELTA_LATENCY - 1: the last write overlaps the next GROUP
-                next_group()
+                with m.If(drain == 0):
+                    next_group()
+                with m.Else():
+                    m.d.sync += drain.eq(drain - 1)
 
-        # stage A: corr = sum_t pg[t, lane] * P[t, pre] (masked adder tree), and the old delta
+        # stage A: the read words registered: the trace of input/hidden neuron a_pre at every
+        # step (lane a_pre % P of every slot) and the old delta word (sign-extended per lane)
         bank = a_pre[:lg] if lg else 0
         tb = max(w["hidden_pre_trace"], w["output_pre_trace"])
-        trace = pack(m, [Mux(layer, self.trace_hidden_r.data[tt][bank],
-                             self.trace_output_r.data[tt][bank]) for tt in range(T)],
-                     tb, "trace")    # signals: every lane's adder tree uses them
-        trace = [trace[tt * tb:(tt + 1) * tb] for tt in range(T)]
+        dbits = max(hw.delta_hidden_bits, hw.delta_output_bits)   # per-layer memory widths
+        trace = [Signal(tb, name=f"trace_a{tt}") for tt in range(T)]
+        old_a = Signal(data.ArrayLayout(signed(dbits), L))
+        b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [trace[tt].eq(Mux(layer, self.trace_hidden_r.data[tt][bank],
+                                      self.trace_output_r.data[tt][bank])) for tt in range(T)]
+        m.d.sync += [old_a.eq(pack(m, [Mux(layer, self.delta_hidden_r.data[j],
+                                            self.delta_output_r.data[j]) for j in range(L)],
+                                   signed(dbits), "old")),
+                     b_valid.eq(a_valid), b_addr.eq(a_addr), b_layer.eq(layer)]
+        # stage B: corr = sum_t pg[t, lane] * P[t, pre] (a masked adder tree per lane)
         corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
         corr = Signal(data.ArrayLayout(corr_bits, L))
-        old = Signal(data.ArrayLayout(signed(w["delta_accumulator"]), L))
-        b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
-        m.d.sync += b_valid.eq(0)
+        old_b = Signal.like(old_a)
+        c_valid, c_addr, c_layer = Signal(), Signal.like(addr), Signal()
         corr_now = pack(m, [adder_tree([Mux(pg[tt][j], trace[tt], 0) for tt in range(T)])
                             for j in range(L)], corr_bits, "corr")
-        with m.If(a_valid):
-            m.d.sync += [corr.eq(corr_now), b_valid.eq(1), b_addr.eq(a_addr), b_layer.eq(layer),
-                         old.eq(Mux(layer, self.delta_hidden_r.data.as_value(),
-                                    self.delta_output_r.data.as_value()))]
-        # stage B: delta += v_fb * corr
-        new = pack(m, [old[j] + fb[j] * corr[j] for j in range(L)], signed(w["delta_accumulator"]),
-                   "delta")
+        m.d.sync += [corr.eq(corr_now), old_b.eq(old_a), c_valid.eq(b_valid),
+                     c_addr.eq(b_addr), c_layer.eq(b_layer)]
+        # stage C: the products v_fb * corr (fb changes only after the group's drain)
+        fbw = len(fb[0])
+        prod = [Signal(signed(fbw + corr_bits + 1), name=f"prod{j}") for j in range(L)]
+        old_c = Signal.like(old_a)
+        d_valid, d_addr, d_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [prod[j].eq(fb[j] * corr[j]) for j in range(L)]
+        m.d.sync += [old_c.eq(old_b), d_valid.eq(c_valid), d_addr.eq(c_addr),
+                     d_layer.eq(c_layer)]
+        # stage D: delta += v_fb * corr, written
+        new = [Signal(signed(dbits), name=f"delta{j}") for j in range(L)]
+        m.d.comb += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
-            with m.If(b_valid & (b_layer == lay)):
-                m.d.comb += [port.en.eq(1), port.addr.eq(b_addr), port.data.eq(new)]
+            with m.If(d_valid & (d_layer == lay)):
+                # exact in the layer's width (HwConfig.delta_*_bits bound the sums)
+                m.d.comb += [port.en.eq(1), port.addr.eq(d_addr),
+                             port.data.eq(pack(m, new, port.data.shape().elem_shape,
+                                               f"delta_{lay}"))]
         return m

@@ -13,12 +13,25 @@ src    source (words)          weights                value       accumulators
 
 ``B_Q`` (eq. 3.24) is the top ``Q`` bits of the stored ``S``-bit shadow weight: a bit slice.
 
-Schedule (``intsnn.hw.cycles``): one cycle to read the first source word, then one cycle per
-source word; a word with events costs one more cycle, and each event one cycle per destination
-word.  The next source word is read while the current one is scanned (prefetch), so zero
-elements cost nothing.  The accumulate stage runs one cycle after the reads
-(:attr:`~intsnn.hw.config.HwConfig.EVENT_LATENCY`); the accumulators are read transparently, so
-back-to-back updates of one word (one destination word) see each other.
+Schedule (``intsnn.hw.cycles``): :attr:`~intsnn.hw.config.HwConfig.SCAN_LATENCY` cycles to
+start (latch the frame base, read the first two source words), then one cycle per source word; a
+word with events costs one more cycle, and each event one cycle per destination word; then
+``EVENT_LATENCY - 1`` drain cycles.  The word being scanned sits in a register (``cur``) and the
+read port already holds the next one, so which lane fires, and whether the scan moves on, come
+from registers, never from a block-RAM output (the old prefetch decided the next read address
+from the read data: RAM clock-to-out, then an encoder, back into a RAM address).  Zero elements
+cost nothing.
+
+Accumulate pipeline (:attr:`~intsnn.hw.config.HwConfig.EVENT_LATENCY` = 3): cycle ``c`` reads the
+weight word and the accumulator word; ``c+1`` registers them (the weights selected and shifted);
+``c+2`` registers the product ``w * v``; ``c+3`` adds and writes.  Weight addresses come from a
+counter (``sw * lanes * stride`` kept incrementally, plus a constant per lane), not a
+multiplier.  Forwarding: the accumulator word read at ``c`` misses the writes of ``c``, ``c+1``
+and ``c+2`` (the read ports are not transparent: a transparent port compares the shared, muxed
+read and write addresses behind the RAM, which was the critical path), so the ``c+1`` stage takes
+the word written at ``c`` (a register of the last write) or at ``c+1``, and the ``c+2`` stage the
+word written at ``c+2``, when the address matches, newest first: back-to-back events into one
+destination word (fewer destination words than pipeline stages) accumulate exactly.
 
 Golden twin: the current terms of :func:`intsnn.golden.reference.forward`
 (``x(t) @ B_Q(W_hid).T``, ``B16(V(t-1)) @ W_rec.T``, ``s(t) @ B_Q(W_out).T``).
@@ -26,7 +39,7 @@ Golden twin: the current terms of :func:`intsnn.golden.reference.forward`
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -75,82 +88,103 @@ class EventEngine(MemoryClient):
         L, IW, HW, OW = hw.lanes, hw.IW, hw.HW, hw.OW
         QS = cfg.quant_shift
         rsnn = cfg.arch == "rsnn"
+        vshape = signed(hw.event_value_bits)
         zero_enables(m, *self.port_list("r"), *self.port_list("w"))
 
         src = Signal(2)
-        sw = Signal(range(max(2, IW, HW)))      # source word
-        sw_ok = Signal()                        # its data is on the read port
+        is_in, is_rec, is_spk = Signal(), Signal(), Signal()   # decoded src, registered
+        sw = Signal(range(max(2, IW, HW)))      # source word in cur
+        last_sw = Signal()                      # ... and it is the last one
+        cur = Signal(data.ArrayLayout(vshape, L))   # its values
         used = Signal(L)                        # its lanes already accumulated
-        ev_i = Signal(range(max(2, cfg.n_in, cfg.n_hidden)))   # presynaptic index of the event
-        ev_v = Signal(signed(hw.event_value_bits))
+        src_depth = max(hw.memories["frames"].depth, HW) + 2
+        ra1, ra2 = Signal(range(src_depth)), Signal(range(src_depth))  # words sw+1, sw+2
+        w_depth = max(cfg.n_in * HW, cfg.n_hidden * max(OW, HW))
+        sw_base = Signal(range(w_depth + L * max(HW, OW)))   # sw * lanes * stride
+        wa = Signal(range(max(2, w_depth)))     # weight word of the event and destination word
+        ev_v = Signal(vshape)
         dw = Signal(range(max(2, HW, OW)))      # destination word
 
-        # the source word on the read ports, its non-zero lanes and their values
-        nonzero, value = [], []
+        # the source word on the read ports (word sw+1 while scanning), as event values
+        value = []
         for j in range(L):
             x, s = self.frames_r.data[j], self.spikes_r.data[j]
             q = self.b16_r.data[j] if rsnn else Const(0, 1)
-            nonzero.append(Mux(src == SRC_INPUT, x != 0, Mux(src == SRC_RECURRENT, q != 0, s)))
-            value.append(Mux(src == SRC_INPUT, x, Mux(src == SRC_RECURRENT, q, 1)))
-        values = data.ArrayLayout(signed(hw.event_value_bits), L)(
-            pack(m, value, signed(hw.event_value_bits), "value"))
+            value.append(Mux(is_in, x, Mux(is_rec, q, s)))
+        port_values = pack(m, value, vshape, "value")
         pending = Signal(L)
-        m.d.comb += pending.eq(Cat(nonzero) & ~used)
+        m.d.comb += pending.eq(Cat(cur[j] != 0 for j in range(L)) & ~used)
         found, lane = lowest_set(m, pending, "event_lane")
-        src_words = Mux(src == SRC_INPUT, IW, HW)
-        dst_words = Mux(src == SRC_SPIKES, OW, HW)
-        base = Mux(src == SRC_INPUT, self.t * IW, 0)
+        src_words = Mux(is_in, IW, HW)
+        dst_last = Mux(is_spk, OW - 1, HW - 1)
+        stride = Mux(is_spk, OW, HW)
+        lane_off = Mux(is_spk, Array(Const(j * OW) for j in range(L))[lane],
+                       Array(Const(j * HW) for j in range(L))[lane])
 
-        def read_source(word):
+        def read_source(addr):
             for port, s in ((self.frames_r, SRC_INPUT), (self.spikes_r, SRC_SPIKES)) + (
                     ((self.b16_r, SRC_RECURRENT),) if rsnn else ()):
-                m.d.comb += [port.en.eq(src == s), port.addr.eq(word + (base if s == SRC_INPUT
-                                                                          else 0))]
+                m.d.comb += [port.en.eq(src == s), port.addr.eq(addr)]
 
         def on_start():  # in every state: a start (re)starts a pass
             with m.If(self.control.start):
-                m.d.sync += [src.eq(self.src), sw.eq(0), sw_ok.eq(0), used.eq(0)]
-                m.next = "SCAN"
+                m.d.sync += [src.eq(self.src), is_in.eq(self.src == SRC_INPUT),
+                             is_rec.eq(self.src == SRC_RECURRENT),
+                             is_spk.eq(self.src == SRC_SPIKES)]
+                m.next = "PREP"
 
         def take_event():
-            m.d.sync += [ev_i.eq(sw * L + lane), ev_v.eq(values[lane]),
+            m.d.sync += [wa.eq(sw_base + lane_off), ev_v.eq(cur[lane]),
                          used.eq(used | (Const(1, L) << lane))]
 
-        # accumulate stage (EVENT_LATENCY = 1 cycle after the reads)
-        p_valid, p_dw, p_v, p_src = Signal(), Signal.like(dw), Signal.like(ev_v), Signal(2)
-        m.d.sync += p_valid.eq(0)
+        # accumulate pipeline: p1 = the cycle after the reads (RAM outputs valid), p2, p3 = write
+        p1_valid, p1_dw, p1_v = Signal(), Signal.like(dw), Signal.like(ev_v)
+        m.d.sync += p1_valid.eq(0)
         done = Signal()
         with m.FSM(name="events"):
             with m.State("IDLE"):
                 on_start()
+            with m.State("PREP"):   # t is valid from here: the frame's first word
+                m.d.sync += [ra1.eq(Mux(is_in, self.t * IW, 0)), sw.eq(0), sw_base.eq(0)]
+                m.next = "LOAD0"
+                on_start()
+            with m.State("LOAD0"):
+                read_source(ra1)
+                m.d.sync += ra2.eq(ra1 + 1)
+                m.next = "LOAD1"
+                on_start()
+            with m.State("LOAD1"):
+                read_source(ra2)
+                m.d.sync += [cur.eq(port_values), used.eq(0), ra1.eq(ra2), ra2.eq(ra2 + 1),
+                             last_sw.eq(src_words == 1)]
+                m.next = "SCAN"
+                on_start()
             with m.State("SCAN"):
-                # read the next word now when this cycle moves on to it (prefetch)
-                advance = sw_ok & ~found & (sw != src_words - 1)
-                read_source(Mux(advance, sw + 1, sw))
-                m.d.sync += sw_ok.eq(1)
-                with m.If(sw_ok & found):
+                with m.If(found):
+                    read_source(ra1)
                     take_event()
                     m.d.sync += dw.eq(0)
                     m.next = "ACC"
-                with m.Elif(sw_ok):
-                    m.d.sync += used.eq(0)
-                    with m.If(sw == src_words - 1):
-                        m.d.comb += done.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += sw.eq(sw + 1)
+                with m.Elif(last_sw):
+                    read_source(ra1)
+                    m.d.comb += done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    # the next word is on the port: take it, and read the one after
+                    read_source(ra2)
+                    m.d.sync += [cur.eq(port_values), used.eq(0), sw.eq(sw + 1),
+                                 sw_base.eq(sw_base + L * stride), ra1.eq(ra2),
+                                 ra2.eq(ra2 + 1), last_sw.eq(sw + 2 == src_words)]
                 on_start()
             with m.State("ACC"):
-                read_source(sw)
-                for port, s, stride in (
-                        (self.w_hidden_r, SRC_INPUT, HW), (self.w_output_r, SRC_SPIKES, OW)) + (
-                        ((self.w_recurrent_r, SRC_RECURRENT, HW),) if rsnn else ()):
-                    m.d.comb += [port.en.eq(src == s), port.addr.eq(ev_i * stride + dw)]
-                m.d.comb += [self.acc_hidden_r.en.eq(src != SRC_SPIKES),
-                             self.acc_output_r.en.eq(src == SRC_SPIKES),
+                read_source(ra1)
+                for port, s in ((self.w_hidden_r, SRC_INPUT), (self.w_output_r, SRC_SPIKES)) + (
+                        ((self.w_recurrent_r, SRC_RECURRENT),) if rsnn else ()):
+                    m.d.comb += [port.en.eq(src == s), port.addr.eq(wa)]
+                m.d.comb += [self.acc_hidden_r.en.eq(~is_spk), self.acc_output_r.en.eq(is_spk),
                              self.acc_hidden_r.addr.eq(dw), self.acc_output_r.addr.eq(dw)]
-                m.d.sync += [p_valid.eq(1), p_dw.eq(dw), p_v.eq(ev_v), p_src.eq(src)]
-                with m.If(dw == dst_words - 1):
+                m.d.sync += [p1_valid.eq(1), p1_dw.eq(dw), p1_v.eq(ev_v), wa.eq(wa + 1)]
+                with m.If(dw == dst_last):
                     m.d.sync += dw.eq(0)
                     with m.If(found):
                         take_event()
@@ -160,25 +194,48 @@ class EventEngine(MemoryClient):
                     m.d.sync += dw.eq(dw + 1)
                 on_start()
 
-        acc_o = pack(m, [self.acc_output_r.data[j] + (self.w_output_r.data[j] >> QS)
-                         for j in range(L)], signed(hw.acc_output_bits), "acc_o")
-        acc_h = []
+        aw = max(hw.acc_hidden_bits, hw.acc_output_bits)
+        pw = cfg.inference_bits + hw.event_value_bits
+        p2_valid, p2_dw, p2_v = Signal(), Signal.like(dw), Signal.like(ev_v)
+        p3_valid, p3_dw = Signal(), Signal.like(dw)
+        p2_w = [Signal(signed(cfg.inference_bits), name=f"p2_w{j}") for j in range(L)]
+        p2_acc = [Signal(signed(aw), name=f"p2_acc{j}") for j in range(L)]
+        p3_prod = [Signal(signed(pw), name=f"p3_prod{j}") for j in range(L)]
+        p3_acc = [Signal(signed(aw), name=f"p3_acc{j}") for j in range(L)]
+        new = [Signal(signed(aw), name=f"acc_new{j}") for j in range(L)]
+        m.d.sync += [p2_valid.eq(p1_valid), p2_dw.eq(p1_dw), p2_v.eq(p1_v),
+                     p3_valid.eq(p2_valid), p3_dw.eq(p2_dw)]
+        # forwarding: a stage whose word is being written this cycle takes the written value;
+        # the c+1 stage also the value written in the cycle before (wl_*: the last write)
+        wl_valid, wl_dw = Signal(), Signal.like(dw)
+        wl_new = [Signal(signed(aw), name=f"wl_new{j}") for j in range(L)]
+        m.d.sync += [wl_valid.eq(p3_valid), wl_dw.eq(p3_dw)]
+        m.d.sync += [wl_new[j].eq(new[j]) for j in range(L)]
+        fwd1 = wl_valid & (wl_dw == p1_dw)
+        fwd2 = p3_valid & (p3_dw == p1_dw)
+        fwd3 = p3_valid & (p3_dw == p2_dw)
         for j in range(L):
             w = self.w_hidden_r.data[j] >> QS
             if rsnn:
-                w = Mux(p_src == SRC_RECURRENT, self.w_recurrent_r.data[j], w)
-            acc_h.append(self.acc_hidden_r.data[j] + w * p_v)
-        acc_h = pack(m, acc_h, signed(hw.acc_hidden_bits), "acc_h")
-        with m.If(p_valid):
-            with m.If(p_src == SRC_SPIKES):
-                m.d.comb += [self.acc_output_w.en.eq(1), self.acc_output_w.addr.eq(p_dw),
+                w = Mux(is_rec, self.w_recurrent_r.data[j], w)
+            w = Mux(is_spk, self.w_output_r.data[j] >> QS, w)
+            acc = Mux(is_spk, self.acc_output_r.data[j], self.acc_hidden_r.data[j])
+            m.d.comb += new[j].eq(p3_acc[j] + p3_prod[j])
+            m.d.sync += [p2_w[j].eq(w),
+                         p2_acc[j].eq(Mux(fwd2, new[j], Mux(fwd1, wl_new[j], acc))),
+                         p3_prod[j].eq(p2_w[j] * p2_v),
+                         p3_acc[j].eq(Mux(fwd3, new[j], p2_acc[j]))]
+        acc_h = pack(m, new, signed(hw.acc_hidden_bits), "acc_h")
+        acc_o = pack(m, new, signed(hw.acc_output_bits), "acc_o")
+        with m.If(p3_valid):
+            with m.If(is_spk):
+                m.d.comb += [self.acc_output_w.en.eq(1), self.acc_output_w.addr.eq(p3_dw),
                              self.acc_output_w.data.eq(acc_o)]
             with m.Else():
-                m.d.comb += [self.acc_hidden_w.en.eq(1), self.acc_hidden_w.addr.eq(p_dw),
+                m.d.comb += [self.acc_hidden_w.en.eq(1), self.acc_hidden_w.addr.eq(p3_dw),
                              self.acc_hidden_w.data.eq(acc_h)]
 
-        # the last accumulation lands in the pass's final scan cycle; a deeper accumulate
-        # pipeline drains for the extra cycles before the pass reports done
+        # the last accumulation lands EVENT_LATENCY - 1 cycles after the final scan cycle
         for _ in range(hw.EVENT_LATENCY - 1):
             delayed = Signal()
             m.d.sync += delayed.eq(done)

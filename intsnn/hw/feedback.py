@@ -2,11 +2,12 @@
 
 For each hidden neuron ``h`` and output word ``k2`` (``n_hidden * OW`` cycles, in the order of
 the ``w_output`` memory ``[h][o-word]``, so its address is a counter): read ``W_out[., h]`` of
-the word's ``lanes`` outputs and the word's errors; one cycle later
-(:attr:`~intsnn.hw.config.HwConfig.FEEDBACK_LATENCY`) a balanced adder tree gives the word's
-``sum_o B_Q(W_out[o, h]) * e[o]``, accumulated over the output words and written, after the
-last one, into lane ``h % lanes`` of ``vfb_hidden`` word ``h / lanes``.  Padding outputs are left
-out (their weights are never loaded); the padding lanes of ``vfb_hidden`` are never written.
+the word's ``lanes`` outputs and the word's errors; register them, then their lane products;
+:attr:`~intsnn.hw.config.HwConfig.FEEDBACK_LATENCY` = 3 cycles after the read a balanced adder
+tree gives the word's ``sum_o B_Q(W_out[o, h]) * e[o]``, accumulated over the output words and
+written, after the last one, into lane ``h % lanes`` of ``vfb_hidden`` word ``h / lanes``.
+Padding outputs are left out (their weights are never loaded); the padding lanes of
+``vfb_hidden`` are never written.
 
 Golden twin: ``e @ B_Q(W_out)`` in :func:`intsnn.golden.reference.error_signals` (Direct mode).
 """
@@ -61,15 +62,25 @@ class Feedback(MemoryClient):
         m.d.comb += [self.w_output_r.en.eq(walk.active), self.w_output_r.addr.eq(walk.k),
                      self.error_r.en.eq(walk.active), self.error_r.addr.eq(k2)]
 
-        # one cycle after the reads: this word's dot product, accumulated over the words
-        valid, p_h, p_k2 = Signal(), Signal.like(h), Signal.like(k2)
-        m.d.sync += [valid.eq(walk.active), p_h.eq(h), p_k2.eq(k2)]
+        # FEEDBACK_LATENCY = 3: the read words registered, then the lane products registered,
+        # then this word's dot product, accumulated over the words (and written at the last)
+        assert hw.FEEDBACK_LATENCY == 3
+        v1, v2, valid = Signal(), Signal(), Signal()
+        h1, h2, p_h = Signal.like(h), Signal.like(h), Signal.like(h)
+        k1, k2b, p_k2 = Signal.like(k2), Signal.like(k2), Signal.like(k2)
+        m.d.sync += [v1.eq(walk.active), h1.eq(h), k1.eq(k2), v2.eq(v1), h2.eq(h1), k2b.eq(k1),
+                     valid.eq(v2), p_h.eq(h2), p_k2.eq(k2b)]
+        w1 = [Signal(signed(cfg.inference_bits), name=f"w_s1_{j}") for j in range(L)]
+        e1 = [Signal.like(self.error_r.data[j], name=f"e_s1_{j}") for j in range(L)]
+        prod = [Signal(signed(cfg.inference_bits + len(e1[j])), name=f"prod{j}")
+                for j in range(L)]
+        m.d.sync += [w1[j].eq(self.w_output_r.data[j] >> cfg.quant_shift) for j in range(L)]
+        m.d.sync += [e1[j].eq(self.error_r.data[j]) for j in range(L)]
         # padding outputs (e = 0, weights never loaded) are left out of the sum
-        last_word = p_k2 == OW - 1
-        dot = adder_tree([Mux(last_word, 0, (self.w_output_r.data[j] >> cfg.quant_shift)
-                              * self.error_r.data[j]) if hw.padding_lane(cfg.n_out, j) else
-                          (self.w_output_r.data[j] >> cfg.quant_shift) * self.error_r.data[j]
-                          for j in range(L)])
+        m.d.sync += [prod[j].eq(Mux(k2b == OW - 1, 0, w1[j] * e1[j])
+                                if hw.padding_lane(cfg.n_out, j) else w1[j] * e1[j])
+                     for j in range(L)]
+        dot = adder_tree(prod)
         partial, total = Signal(signed(vfb_bits + 1)), Signal(signed(vfb_bits + 1))
         m.d.comb += total.eq(Mux(p_k2 == 0, 0, partial) + dot)   # a signal: used L + 1 times
         with m.If(valid):

@@ -33,7 +33,7 @@ def state_report(cfg: NetConfig, lanes: int) -> dict:
     """State bits by memory and by group (static weights / batch deltas / per-sample)."""
     hw = HwConfig(net=cfg, lanes=lanes)
     mems = {name: {"depth": s.depth, "width": s.width, "bits": s.state_bits, "group": s.group,
-                   "purpose": s.purpose, "initial_contents": s.init}
+                   "purpose": s.purpose, "initial_contents": s.init, "kind": s.kind}
             for name, s in hw.memories.items()}
     groups = {}
     for v in mems.values():
@@ -83,7 +83,8 @@ def generate(cfg: NetConfig, lanes: int, out_dir) -> tuple[Path, dict]:
         "lanes": lanes,
         "config": cfg.to_dict(),
         "widths": {**cfg.widths(), "acc_hidden": hw.acc_hidden_bits,
-                   "acc_output": hw.acc_output_bits, "b16": hw.b16_bits},
+                   "acc_output": hw.acc_output_bits, "b16": hw.b16_bits,
+                   "delta_hidden": hw.delta_hidden_bits, "delta_output": hw.delta_output_bits},
         "words": {"IW": hw.IW, "HW": hw.HW, "OW": hw.OW},
         "ports": ports,
         "clock": "clk (rising edge), synchronous reset rst (active high); after reset the "

@@ -6,11 +6,14 @@ described in ``docs/architecture.md`` ("Host interface").
 Bus (synchronous, one clock domain, all signals sampled on the rising edge)
 --------------------------------------------------------------------------
 ``bus__addr`` (32), ``bus__w_data`` (32), ``bus__w_en``, ``bus__r_en`` are driven by the host;
-``bus__r_data`` (32), ``bus__r_valid`` by the core.  A write happens in the cycle ``w_en`` is
-high.  A read is requested by holding ``r_en`` high for one cycle; ``r_valid`` is high exactly one
-cycle later, together with ``r_data``.  Signed quantities are returned sign-extended to 32 bits;
-writes use the low bits.  Weights, counts and LABEL may only be accessed while ``busy`` is low,
-or during the clear after reset.
+``bus__r_data`` (32), ``bus__r_valid`` by the core.  The core registers the bus on entry.  A
+write is requested by holding ``w_en`` high for one cycle; it lands :data:`WRITE_LATENCY` cycles
+later (a COMMAND reaches the sequencer one cycle after ``w_en``: ``busy`` is high
+:data:`WRITE_LATENCY` cycles after it).  A read is requested by holding ``r_en`` high for one
+cycle; ``r_valid`` is high exactly :data:`READ_LATENCY` cycles later, together with ``r_data``.
+Requests may follow each other every cycle; they are served in order.  Signed quantities are
+returned sign-extended to 32 bits; writes use the low bits.  Weights, counts and LABEL may only
+be accessed while ``busy`` is low, or during the clear after reset.
 
 After reset the core clears its delta memories: ``busy`` is high for the cycles of an UPDATE
 (:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded meanwhile; the stream is
@@ -43,6 +46,7 @@ from __future__ import annotations
 from .config import words
 
 __all__ = [
+    "WRITE_LATENCY", "READ_LATENCY",
     "ADDR_BITS", "DATA_BITS", "REGION_SHIFT", "ROW_SHIFT", "COL_BITS",
     "REGION_CTRL", "REGION_COUNTS", "REGION_W_HIDDEN", "REGION_W_OUTPUT", "REGION_W_RECURRENT",
     "REG_COMMAND", "REG_STATUS", "REG_LABEL", "REG_PREDICTION", "REG_CYCLES", "REG_SAMPLES",
@@ -51,6 +55,11 @@ __all__ = [
     "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY",
     "addr", "beats_per_frame", "pack_frames", "to_signed", "to_word",
 ]
+
+#: Cycles from ``w_en`` until the write has landed (and a COMMAND shows in ``busy``).
+WRITE_LATENCY = 2
+#: Cycles from ``r_en`` to ``r_valid`` (bus registered, address registered, memory read).
+READ_LATENCY = 3
 
 ADDR_BITS = 32
 DATA_BITS = 32

