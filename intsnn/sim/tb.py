@@ -56,6 +56,11 @@ def data_width(lanes: int, input_bits: int) -> int:
     return max(32, lanes * input_bits)
 
 
+# CMD waits WRITE_LATENCY cycles after its bus write before it looks at ``busy`` (a 2-bit
+# counter in the wrapper).
+assert 1 <= hp.WRITE_LATENCY <= 4, hp.WRITE_LATENCY
+
+
 def tb_verilog(core_top: str, ports: list[dict], lanes: int, input_bits: int,
                depth: int) -> str:
     """Verilog of ``tb_top`` instantiating ``core_top`` (ports as in the generator manifest)."""
@@ -160,7 +165,7 @@ module {TB_TOP}(
           {OP_STREAM}: if (f_ready) pc <= pc + 32'd1;
           {OP_CMD}: begin
             if (!waiting) begin
-              waiting <= 1'b1; wcnt <= 2'd1;
+              waiting <= 1'b1; wcnt <= 2'd{hp.WRITE_LATENCY - 1};
             end else if (wcnt != 2'd0) begin
               wcnt <= wcnt - 2'd1;
             end else if (!busy) begin
