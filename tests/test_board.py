@@ -172,6 +172,9 @@ def test_prepare_starts_from_given_weights(tmp_path):
     w.hidden[:, :100] = cfg.shadow_max  # far from the seed-0 weights
     np.savez(tmp_path / "weights.npz", **w.as_dict(cfg))
     o.weights = str(tmp_path)
+    with pytest.raises(ValueError, match=r"no readable metrics.json beside it"):
+        prepare(o)  # the configuration they were trained for is unknown
+    (tmp_path / "metrics.json").write_text(json.dumps({"config": cfg.to_dict()}))
     cfg, lanes, d, g, meta, (xtr, ytr, xte, yte) = prepare(o)
     np.testing.assert_array_equal(d["w_hidden0"], w.hidden)
     counts, pred = IntSNN(cfg, 0, weights=w).predict(xte)
@@ -180,6 +183,9 @@ def test_prepare_starts_from_given_weights(tmp_path):
     np.savez(tmp_path / "bad.npz", hidden_shadow=w.hidden[:2], output_shadow=w.output)
     o.weights = str(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match=r"hidden weights must have shape \(4, 784\)"):
+        prepare(o)
+    o.weights, o.overrides = str(tmp_path), {"n_hidden": 5}  # weights of another network
+    with pytest.raises(ValueError, match=r"was trained with n_hidden 4 \(this build: 5\)"):
         prepare(o)
 
 

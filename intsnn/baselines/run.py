@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..sw.outputs import atomic_path, check_out_dir, run_lock, save_npz, write_json
-from ..sw.train import DATASET_OF, _meta, _peak_rss_mb, load_data, make_config, run_epoch
+from ..sw.train import DATASET_OF, load_data, make_config, run_epoch, run_summary
 from . import METHODS, require_torch
 from .hparams import float_params
 
@@ -108,21 +108,13 @@ def _run(method, preset_name, out, data_dir, epochs, train_limit, test_limit, ba
                         "epoch": epoch}, tmp)
 
     save_npz(out / "weights.npz", **model.weights())
-    sps = [h["samples_per_second"] for h in history]
     eps = [h["epoch_seconds"] for h in history]
     metrics = {
         "preset": preset_name, "method": method, "config": structure,
         "float_params": fp.to_dict(), "trace_mode": ident["trace_mode"], "seed": seed,
         "epochs": epochs,
-        "data": {"train": _meta(train_d), "test": _meta(test_d),
-                 "val": None if val_d is None else _meta(val_d)},
-        "history": history,
-        "final_test_acc": history[-1]["test_acc"] if history else None,
-        "final_val_acc": history[-1].get("val_acc") if history else None,
-        "samples_per_second_median": float(np.median(sps)) if sps else None,
+        **run_summary(history, train_d, test_d, val_d, t_run),
         "seconds_per_epoch_median": float(np.median(eps)) if eps else None,
-        "wall_seconds_this_run": time.perf_counter() - t_run,
-        "peak_memory_mb": _peak_rss_mb(),
         "fast_path": False,
         "versions": _versions(torch),
     }

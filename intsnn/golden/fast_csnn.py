@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import NetConfig
+from .fast import FastForward
 from .init import Weights
 from .ops import ITYPE, as_int
 
@@ -84,7 +85,7 @@ def filter_major(a: np.ndarray, n_filters: int) -> np.ndarray:
 
 
 @dataclass
-class CsnnForward:
+class CsnnForward(FastForward):
     """Per-timestep state the CSNN update needs, for a batch (all integer arrays).
 
     The hidden axis is **position-major**, ``hq = p*F + f`` (one word of ``F`` filter lanes per
@@ -96,13 +97,6 @@ class CsnnForward:
     :class:`ConvGeometry` of the pass.
     """
 
-    counts: np.ndarray
-    prediction: np.ndarray
-    pg_hidden: np.ndarray
-    pre_hidden: np.ndarray
-    pg_output: np.ndarray
-    pre_output: np.ndarray
-    s_output: np.ndarray
     geometry: ConvGeometry
 
     @property

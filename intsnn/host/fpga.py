@@ -19,6 +19,7 @@ import numpy as np
 
 from ..hw.config import DEFAULT_LANES
 from ..sim.cosim import CosimOptions, conclusion, diagnose, golden_trajectory, load_samples
+from ..sim.infer import load_trained
 from ..sw import outputs
 from ..sw.progress import bar
 
@@ -49,22 +50,6 @@ class FpgaOptions:
     quiet: bool = False
 
 
-def _load_weights(path):
-    """An ``intsnn train`` run's ``weights.npz`` (or a run folder holding one), or None."""
-    if path is None:
-        return None
-    from pathlib import Path
-
-    from ..golden.init import Weights
-    p = Path(path)
-    p = p / "weights.npz" if p.is_dir() else p
-    try:
-        with np.load(p) as z:
-            return Weights.from_dict(dict(z))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"--weights {str(path)!r}: not an intsnn weights.npz ({exc})") from None
-
-
 def prepare(o: FpgaOptions):
     """(cfg, lanes, data dict for the session, golden trajectory, meta, y_train, y_test)."""
     if o.mode not in MODES:
@@ -77,7 +62,9 @@ def prepare(o: FpgaOptions):
     if o.mode == "infer":  # the test samples only
         xtr, ytr = xtr[:0], ytr[:0]
     lanes = o.lanes if o.lanes is not None else DEFAULT_LANES
-    g = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes, weights=_load_weights(o.weights))
+    # the same check as `intsnn cosim --weights`: weights of another configuration are refused
+    start = None if o.weights is None else load_trained(o.weights, cfg)[0]
+    g = golden_trajectory(cfg, o.seed, xtr, ytr, xte, lanes, weights=start)
     d = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte,
          "w_hidden0": g["w0"].hidden, "w_output0": g["w0"].output,
          "g_counts_train": g["counts_train"], "g_pred_train": g["pred_train"],

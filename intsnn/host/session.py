@@ -19,11 +19,10 @@ import numpy as np
 from ..golden.config import NetConfig
 from ..hw import host_protocol as hp
 from ..hw.host_protocol import pack_frames
+from ..hw.scoreboard import mismatch_record
 from .link import BoardLink
 
-__all__ = ["run_session", "MAX_REPORTED"]
-
-MAX_REPORTED = 20  # differing entries listed per mismatch
+__all__ = ["run_session"]
 
 
 class _Session:
@@ -38,17 +37,11 @@ class _Session:
                     "stopped": None, "updates_checked": 0}
 
     def mismatch(self, phase, sample, signal, exp, act, update=None) -> bool:
-        exp, act = np.asarray(exp), np.asarray(act)
-        bad = np.argwhere(exp != act)
-        if bad.size == 0:
-            return False
-        entries = [{"index": [int(v) for v in ix], "expected": int(exp[tuple(ix)]),
-                    "actual": int(act[tuple(ix)])} for ix in bad[:MAX_REPORTED]]
-        self.mismatches.append({
-            "phase": phase, "sample": sample, "update": update, "signal": signal,
-            "index": entries[0]["index"], "expected": entries[0]["expected"],
-            "actual": entries[0]["actual"], "n_differ": int(len(bad)), "entries": entries})
-        return True
+        """Record the differing entries of ``exp`` vs ``act``; True if any differ."""
+        rec = mismatch_record(phase, sample, signal, exp, act, update)
+        if rec is not None:
+            self.mismatches.append(rec)
+        return rec is not None
 
     # ---------------------------------------------------------------- weights
     def region_rows(self, recurrent: bool):

@@ -290,9 +290,22 @@ def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_li
         outputs.save_npz(ckpt, state=json.dumps(state), **model.weights.as_dict(cfg))
 
     outputs.save_npz(out / "weights.npz", **model.weights.as_dict(model.cfg))
-    sps = [h["samples_per_second"] for h in history]
     metrics = {
         "preset": preset_name, "config": cfg.to_dict(), "seed": seed, "epochs": epochs,
+        **run_summary(history, train_d, test_d, val_d, t_run),
+        "fast_path": model.fast,
+    }
+    outputs.write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def run_summary(history: list, train_d: Data, test_d: Data, val_d: Data | None,
+                t_run: float) -> dict:
+    """The ``metrics.json`` fields every training run writes (``intsnn train`` and ``intsnn
+    baseline`` alike): the data, the per-epoch history and what is read off it, this run's wall
+    time since ``t_run`` (``perf_counter``) and the peak memory."""
+    sps = [h["samples_per_second"] for h in history]
+    return {
         "data": {"train": _meta(train_d), "test": _meta(test_d),
                  "val": None if val_d is None else _meta(val_d)},
         "history": history,
@@ -301,10 +314,7 @@ def _train_locked(preset_name, out: Path, data_dir, epochs, train_limit, test_li
         "samples_per_second_median": float(np.median(sps)) if sps else None,
         "wall_seconds_this_run": time.perf_counter() - t_run,
         "peak_memory_mb": _peak_rss_mb(),
-        "fast_path": model.fast,
     }
-    outputs.write_json(out / "metrics.json", metrics)
-    return metrics
 
 
 def _meta(d: Data) -> dict:

@@ -49,11 +49,11 @@ from cocotb.utils import get_sim_time
 from intsnn.golden.config import NetConfig
 from intsnn.hw import host_protocol as hp
 from intsnn.hw.config import HwConfig
+from intsnn.hw.scoreboard import mismatch_record
 from intsnn.sim.runner import sim_params
 from intsnn.sim.tb import HardwareHang, Program, ProgramRunner, pack_beats
 from intsnn.sw.outputs import save_npz, write_json, write_text
 
-MAX_REPORTED = 20  # differing entries listed per mismatch
 
 
 class Stop(Exception):
@@ -171,17 +171,10 @@ class Bench:
 
     def mismatch(self, phase, sample, signal, exp, act, update=None) -> bool:
         """Record the differing entries of ``exp`` vs ``act``; True if any differ."""
-        exp, act = np.asarray(exp), np.asarray(act)
-        bad = np.argwhere(exp != act)
-        if bad.size == 0:
-            return False
-        entries = [{"index": [int(v) for v in ix], "expected": int(exp[tuple(ix)]),
-                    "actual": int(act[tuple(ix)])} for ix in bad[:MAX_REPORTED]]
-        self.mismatches.append({
-            "phase": phase, "sample": sample, "update": update, "signal": signal,
-            "index": entries[0]["index"], "expected": entries[0]["expected"],
-            "actual": entries[0]["actual"], "n_differ": int(len(bad)), "entries": entries})
-        return True
+        rec = mismatch_record(phase, sample, signal, exp, act, update)
+        if rec is not None:
+            self.mismatches.append(rec)
+        return rec is not None
 
     def check_weights(self, words, phase, sample, update, exp_h, exp_o, exp_r=None) -> bool:
         cfg = self.cfg
