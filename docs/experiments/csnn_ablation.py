@@ -39,20 +39,28 @@ def _layer(p: LayerParams, **kw) -> LayerParams:
     return LayerParams(**{**p.__dict__, **kw})
 
 
+#: Table D.2's output layer: no weight decay (the preset adds 2**-12, docs/algorithm.md).
+_D2_OUT = _layer(_BASE.output, wd_shift=None)
+
 #: name -> (description, train() keyword overrides, golden functions replaced during the run)
 VARIANTS = {
-    "literal": ("Table D.2 read literally (headroom 0)", {"headroom": 0}, {}),
-    "headroom-1": ("headroom 1 (Table D.2 rescaled, weights on 15 bits)", {"headroom": 1}, {}),
+    "literal": ("Table D.2 read literally (headroom 0)", {"headroom": 0, "output": _D2_OUT}, {}),
+    "headroom-1": ("headroom 1 (Table D.2 rescaled, weights on 15 bits)",
+                   {"headroom": 1,
+                    "output": _layer(preset("mnist-csnn", headroom=1).output, wd_shift=None)},
+                   {}),
     "kernel-frozen": ("headroom 0, the kernel never updated (random conv features)",
-                      {"headroom": 0}, {"apply_update": _apply_update_kernel_frozen}),
+                      {"headroom": 0, "output": _D2_OUT},
+                      {"apply_update": _apply_update_kernel_frozen}),
     "clip-then-shift": ("headroom 0, eq. 3.27 before 3.18 (kernel steps in {-1, 0})",
-                        {"headroom": 0, "clip_order": "clip_then_shift"}, {}),
+                        {"headroom": 0, "clip_order": "clip_then_shift", "output": _D2_OUT}, {}),
     "hidden-lr-17": ("headroom 0, kernel learning rate 2**-17 (Table D.2: 2**-15)",
-                     {"headroom": 0, "hidden": _layer(_BASE.hidden, lr_shift=17)}, {}),
-    "output-decay-12": ("headroom 0, output weight decay 2**-12 (Table D.2: none)",
-                        {"headroom": 0, "output": _layer(_BASE.output, wd_shift=12)}, {}),
+                     {"headroom": 0, "hidden": _layer(_BASE.hidden, lr_shift=17),
+                      "output": _D2_OUT}, {}),
+    "output-decay-12": ("headroom 0, output weight decay 2**-12 (Table D.2: none; the preset)",
+                        {"headroom": 0}, {}),
     "output-lr-half": ("headroom 0, output learning rate 0.5 (Table D.2: 1; MNIST SNN: 0.5)",
-                       {"headroom": 0, "output": _layer(_BASE.output, lr_shift=1)}, {}),
+                       {"headroom": 0, "output": _layer(_D2_OUT, lr_shift=1)}, {}),
 }
 
 

@@ -443,8 +443,8 @@ _BASE = {
         alpha=128, clip=2048),
     "mnist-csnn": NetConfig(
         arch="csnn", n_in=784, n_hidden=32 * 12 * 12, n_out=10, timesteps=20, input_bits=1,
-        hidden=LayerParams(250, 500, 15, None), output=LayerParams(250, 500, 0, None),
-        alpha=32, clip=2048),
+        hidden=LayerParams(250, 500, 15, None), output=LayerParams(250, 500, 0, 12),
+        alpha=32, clip=2048),  # output decay 2**-12: not in Table D.2 (docs/algorithm.md)
     "shd-snn": NetConfig(
         arch="snn", n_in=175, n_hidden=256, n_out=20, timesteps=10, input_bits=8,
         hidden=LayerParams(250, 500, 14, 12), output=LayerParams(2000, 4000, 0, 12),
