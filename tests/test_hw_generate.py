@@ -72,7 +72,7 @@ def test_manifest_and_lint(tmp_path, modes, memories):
     assert vpath.exists() and (tmp_path / "manifest.json").exists()
     assert json.loads((tmp_path / "manifest.json").read_text())["lanes"] == 2
     names = {p["name"] for p in man["ports"]}
-    assert {"bus__addr", "bus__r_data", "frames__payload", "frames__ready", "busy",
+    assert {"bus__addr", "bus__r_data", "frames__tdata", "frames__tready", "frames__tlast", "busy",
             "done"} <= names
     hw = HwConfig(net=cfg, lanes=2)
     assert man["state"]["total_bits"] == sum(hw.state_bits().values())
@@ -106,8 +106,9 @@ def test_memories_without_initial_contents(tmp_path):
     # shallow memories are LUT RAM (ram_style = "distributed"), the others block RAM
     lut = [k for k in no_init if hw.memories[k].kind == "lut"]
     assert "w_hidden" not in lut and "pg_output" in lut
-    assert text.count(f"  {LUTRAM_MODULE} #(") == len(lut)
-    assert text.count(f"  {RAM_MODULE} #(") == len(no_init) - len(lut)
+    assert text.count(f"  {LUTRAM_MODULE} #(") == sum(hw.memories[k].banks for k in lut)
+    assert text.count(f"  {RAM_MODULE} #(") == sum(hw.memories[k].banks for k in no_init
+                                                   if k not in lut)
     assert text.count('(* ram_style = "distributed" *)') == 1 + len(
         [k for k, s in hw.memories.items() if s.init and s.kind == "lut"])
     assert text.count("initial begin") == len(hw.memories) - len(no_init)

@@ -52,7 +52,8 @@ __all__ = [
     "REG_COMMAND", "REG_STATUS", "REG_LABEL", "REG_PREDICTION", "REG_CYCLES", "REG_SAMPLES",
     "REG_SEED_LO", "REG_SEED_HI", "REG_UPDATES",
     "CMD_TRAIN", "CMD_INFER", "CMD_UPDATE", "CMD_CLEAR_FRAMES",
-    "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY",
+    "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY", "STATUS_SHORT_SAMPLE",
+    "STATUS_LONG_SAMPLE",
     "addr", "beats_per_frame", "pack_frames", "to_signed", "to_word",
 ]
 
@@ -76,7 +77,7 @@ REGION_W_RECURRENT = 4   #: recurrent weights W_rec[h, j]: row = h, col = j (Q b
 
 # registers of REGION_CTRL (col)
 REG_COMMAND = 0      #: W: start a command (CMD_*); ignored while busy
-REG_STATUS = 1       #: R: bit 0 busy, bit 1 done (last command finished), bit 2 frames_ready
+REG_STATUS = 1       #: R: bits busy, done, frames_ready, short sample, long sample (STATUS_*)
 REG_LABEL = 2        #: RW: label of the next TRAIN sample
 REG_PREDICTION = 3   #: R: argmax of the counts of the last sample (lowest index on ties)
 REG_CYCLES = 4       #: R: clock cycles of the last command (start to done, low 32 bits)
@@ -90,11 +91,13 @@ REG_UPDATES = 8      #: RW: UPDATE commands so far (the update key of the random
 CMD_TRAIN = 1        #: forward + error + delta accumulation of the streamed sample
 CMD_INFER = 2        #: forward only (counts and prediction)
 CMD_UPDATE = 3       #: batch weight update from the accumulated deltas; clears them
-CMD_CLEAR_FRAMES = 4  #: drop a partially streamed sample
+CMD_CLEAR_FRAMES = 4  #: drop the sample being streamed (or streamed); clear the stream errors
 
 STATUS_BUSY = 1 << 0
 STATUS_DONE = 1 << 1
 STATUS_FRAMES_READY = 1 << 2
+STATUS_SHORT_SAMPLE = 1 << 3   #: a sample ended (tlast) before T*IW beats: it was discarded
+STATUS_LONG_SAMPLE = 1 << 4    #: beat T*IW-1 came without tlast: discarded up to the next tlast
 
 
 def addr(region: int, row: int = 0, col: int = 0) -> int:

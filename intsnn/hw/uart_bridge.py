@@ -11,7 +11,7 @@ consumes a received byte within a few cycles except while a beat waits for the s
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,7 +41,8 @@ class UartBridge(wiring.Component):
     -------
     rx : In, the UART receive pin.  tx : Out, the UART transmit pin.
     bus : ``Out(BusSignature())``, to the core's host bus.
-    frames : ``Out(frame_signature(config))``, to the core's frame stream.
+    frames : ``Out(frame_signature(config))``, to the core's frame stream (AXI4-Stream; the
+        bridge counts beats and raises ``tlast`` on every ``T*IW``-th).
     busy, done : In, the core's flags.
     error : Out, a received byte was lost or garbled (sticky).
     """
@@ -77,6 +78,9 @@ class UartBridge(wiring.Component):
         idx = Signal(range(max(up.HEADER_BYTES, pb) + 1))  # byte of the header, word or beat
         left = Signal(16)                          # words or beats still to do
         word = Signal(max(32, 8 * pb))             # word or beat being assembled / sent
+        # beat of the sample: the byte protocol sends a sample in bursts, so the bridge counts
+        # the sample's T*IW beats itself and raises tlast on the last
+        beat = Signal(range(max(2, hw.stream_beats)))
         a = Signal(32)                             # current bus address
         settle = Signal(range(COMMAND_SETTLE + 1))
         bad = Signal()
@@ -173,9 +177,11 @@ class UartBridge(wiring.Component):
                         with m.If(idx == pb - 1):
                             m.next = "F_PUSH"
             with m.State("F_PUSH"):
-                m.d.comb += [self.frames.valid.eq(1), self.frames.payload.eq(word[:pw])]
-                with m.If(self.frames.ready):
-                    m.d.sync += [left.eq(left - 1), idx.eq(0)]
+                m.d.comb += [self.frames.tvalid.eq(1), self.frames.tdata.eq(word[:pw]),
+                             self.frames.tlast.eq(beat == hw.stream_beats - 1)]
+                with m.If(self.frames.tready):
+                    m.d.sync += [left.eq(left - 1), idx.eq(0),
+                                 beat.eq(Mux(beat == hw.stream_beats - 1, 0, beat + 1))]
                     m.next = "F_BYTES"
 
             # COMMAND: the write happened in DISPATCH; wait for the core

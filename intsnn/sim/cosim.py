@@ -435,13 +435,14 @@ def _stats(a) -> dict | None:
 
 
 def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
-    """Measured cycles per training sample (+ the stream's) over the work the design must do."""
+    """Measured cycles per training sample over the work the design must do (the next
+    sample's stream overlaps the computation: max of the two, :func:`cycles.overlap_cycles`)."""
     from ..hw import cycles
 
     n = len(measured)
     if n == 0:
         return {}
-    m = np.asarray(measured, np.float64) + cycles.stream_cycles(cfg, lanes)
+    m = np.maximum(np.asarray(measured, np.float64), cycles.stream_cycles(cfg, lanes))
     w = g["work_train"][:n]
     return {"work_per_train_sample": _stats(w),
             "ratio_to_work": {"mean_of_ratios": float(np.mean(m / w)),
@@ -585,7 +586,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     elif ckpt.is_file():
         ckpt.unlink()
 
-    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
+    depth = max(4096, 2 * hw.stream_beats + cfg.n_out + 64)   # this sample and the next
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
     tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
     native = o.sim == NATIVE
