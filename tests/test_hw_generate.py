@@ -180,3 +180,16 @@ def test_place_and_route_refuses_what_cannot_fit(tmp_path):
         place_and_route(tmp_path / "x.v", "12k")
     with pytest.raises(FileNotFoundError, match=r"netlist.json is missing"):
         place_and_route(tmp_path / "x.v", "25k", synthesis={"LUT4": 1, "BRAM": 1, "DSP": 1})
+
+
+def test_generate_wishbone(tmp_path):
+    """--bus wishbone: the Wishbone target, the done interrupt and the AXI4-Stream frames are
+    the top's ports, the manifest says which bus; a bus name typo is refused."""
+    vpath, man = generate(SMALL, 2, tmp_path, bus="wishbone")
+    names = {p["name"] for p in man["ports"]}
+    assert {"wb__adr", "wb__dat_w", "wb__dat_r", "wb__sel", "wb__cyc", "wb__stb", "wb__we",
+            "wb__ack", "wb__err", "irq", "busy", "done", "frames__tdata", "frames__tvalid",
+            "frames__tready", "frames__tlast"} <= names
+    assert not any(n.startswith("bus__") for n in names) and man["bus"] == "wishbone"
+    with pytest.raises(ValueError, match=r"bus must be one of \('host', 'wishbone'\), not 'wb'"):
+        generate(SMALL, 2, tmp_path, bus="wb")

@@ -149,7 +149,7 @@ def stream_cycles(cfg: NetConfig, lanes: int) -> int:
 OVERLAP_OVERHEAD = 5
 
 
-def overlap_cycles(compute: int, beats: int, gap: int = 0) -> int:
+def overlap_cycles(compute: int, beats: int, gap: int = 0, irq: bool = False) -> int:
     """Cycles of one double-buffered sample: the command and the next sample's stream.
 
     What the co-simulation wrapper measures (``intsnn.sim.tb``, STAMP to STAMP) around a
@@ -157,8 +157,8 @@ def overlap_cycles(compute: int, beats: int, gap: int = 0) -> int:
     the next sample's ``beats`` beats (0: none) are offered from before the command, with
     ``gap`` idle cycles after each accepted beat::
 
-        OVERLAP_OVERHEAD + max(compute, (beats - 1) * (gap + 1))      (beats > 0)
-        OVERLAP_OVERHEAD + compute                                     (beats = 0)
+        OVERLAP_OVERHEAD + max(compute + irq, (beats - 1) * (gap + 1))      (beats > 0)
+        OVERLAP_OVERHEAD + compute + irq                                     (beats = 0)
 
     Why: the STAMP is cycle 0; the COMMAND write is on the bus in cycle 1 (``w_en``); the host
     bus registers it, so the sequencer takes it in cycle 2 and swaps the banks, and ``busy``
@@ -166,7 +166,9 @@ def overlap_cycles(compute: int, beats: int, gap: int = 0) -> int:
     bank it fills was emptied by the swap), so beat ``i`` transfers in cycle ``3 + i*(gap+1)``
     and the stream is done in cycle ``4 + (beats-1)*(gap+1)``; the wrapper's CMD sees ``busy``
     low in cycle ``3 + compute`` and its SWAIT passes in cycle ``4 + max(compute, (beats-1) *
-    (gap+1))``; the closing STAMP is the cycle after.
+    (gap+1))``; the closing STAMP is the cycle after.  Over Wishbone (``irq``: the wrapper
+    waits for the done interrupt, which rises the cycle after ``busy`` falls) the command side
+    is one cycle longer; the write's ``ack`` comes when it has landed, so the rest is the same.
 
     At full rate (``gap = 0``) the stream is always hidden: the event engine scans all ``IW``
     input words at every step, so ``compute > T*IW = beats``.  Without double buffering (this
@@ -176,7 +178,7 @@ def overlap_cycles(compute: int, beats: int, gap: int = 0) -> int:
         raise ValueError(f"compute, beats and gap must be >= 0, not {compute!r}, {beats!r}, "
                          f"{gap!r}")
     stream = (beats - 1) * (gap + 1) if beats else 0
-    return OVERLAP_OVERHEAD + max(compute, stream)
+    return OVERLAP_OVERHEAD + max(compute + int(irq), stream)
 
 
 def single_buffered_cycles(compute: int, beats: int) -> int:

@@ -47,7 +47,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
 from intsnn.golden.config import NetConfig
-from intsnn.hw import cycles, host_protocol as hp
+from intsnn.hw import cycles, host_protocol as hp, wishbone_protocol as wp
 from intsnn.hw.config import HwConfig
 from intsnn.hw.scoreboard import mismatch_record
 from intsnn.sim.runner import sim_params
@@ -106,6 +106,9 @@ class Bench:
         # double buffering: the next sample streams while this one computes, with ``gap`` idle
         # cycles after each beat (0: full rate)
         self.gap = int(p.get("stream_gap", 0))
+        # over Wishbone the wrapper's CMD waits for the done interrupt; the bench enables it
+        # and clears IRQ_PENDING after every command
+        self.wishbone = p.get("bus", "host") == "wishbone"
         self.prefetched = self.streamed_next = False
         T = cfg.timesteps
         rs = cfg.arch == "rsnn"
@@ -174,6 +177,13 @@ class Bench:
     def prog(self) -> Program:
         return Program(self.lanes, self.cfg.input_bits)
 
+    def ack_irq(self, prog: Program, enable: bool = False):
+        """Over Wishbone: clear IRQ_PENDING (and with ``enable`` set IRQ_ENABLE first)."""
+        if self.wishbone:
+            if enable:
+                prog.write(hp.addr(wp.REGION_WISHBONE, 0, wp.REG_IRQ_ENABLE), 1)
+            prog.write(hp.addr(wp.REGION_WISHBONE, 0, wp.REG_IRQ_PENDING), 1)
+
     def mismatch(self, phase, sample, signal, exp, act, update=None) -> bool:
         """Record the differing entries of ``exp`` vs ``act``; True if any differ."""
         rec = mismatch_record(phase, sample, signal, exp, act, update)
@@ -229,9 +239,10 @@ class Bench:
             rows, cols = np.indices(w.shape)
             addrs = ((region << hp.REGION_SHIFT) | (rows << hp.ROW_SHIFT) | cols).ravel()
             items.extend(zip(addrs.tolist(), w.ravel().tolist()))
-        chunk = self.drv.depth - 1
+        chunk = self.drv.depth - 3
         for s in range(0, len(items), chunk):
             prog = self.prog()
+            self.ack_irq(prog, enable=True)
             for a, v in items[s:s + chunk]:
                 prog.write(a, v)
             prog.end()
@@ -295,6 +306,7 @@ class Bench:
         prog.command(command)
         prog.swait()
         prog.stamp()
+        self.ack_irq(prog)
         self.prefetched = x_next is not None
         self.streamed_next = x_next is not None
         prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_PREDICTION))
@@ -321,7 +333,8 @@ class Bench:
                 or self.mismatch(phase, s, "prediction", d[f"g_pred_{phase}"][s], pred)
                 or self.mismatch(phase, s, "cycles", g_cyc, cyc)
                 or self.mismatch(phase, s, "overlap_cycles",
-                                 cycles.overlap_cycles(g_cyc, beats, self.gap), period))
+                                 cycles.overlap_cycles(g_cyc, beats, self.gap, self.wishbone),
+                                 period))
 
     async def train(self) -> bool:
         cfg, d, res = self.cfg, self.d, self.res
@@ -339,6 +352,7 @@ class Bench:
             if upd:
                 prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_SAMPLES))
                 prog.command(hp.CMD_UPDATE)
+                self.ack_irq(prog)
                 prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_CYCLES))
                 self.read_weights(prog, False)
             prog.end()
