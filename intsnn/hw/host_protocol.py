@@ -16,29 +16,33 @@ returned sign-extended to 32 bits; writes use the low bits.  Weights, counts and
 be accessed while ``busy`` is low, or during the clear after reset.
 
 After reset the core clears its delta memories: ``busy`` is high for the cycles of an UPDATE
-(:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded meanwhile; the stream is
-not ready and commands are ignored until it ends.
+(:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded and the first sample
+streamed meanwhile; commands are ignored until it ends.
 
 Address = ``region << 28 | row << 14 | col`` (see :func:`addr`).
 
-Input stream (``frames__payload``, ``frames__valid``, ``frames__ready``; amaranth.lib.stream)
-------------------------------------------------------------------------------------------
+Input stream: AXI4-Stream (``frames__tdata``, ``frames__tvalid``, ``frames__tready``, ``frames__tlast``)
+------------------------------------------------------------------------------------------------------
 One sample is ``T`` frames; a frame is ``ceil(n_in / lanes)`` beats; beat ``k`` of frame ``t``
 carries inputs ``x[t, k*lanes + j]`` for ``j < lanes`` in bits ``[j*input_bits, (j+1)*input_bits)``
-(zero padding after ``n_in``).  :func:`pack_frames` builds the beats.  The stream is ready only
-while the core is idle and the sample is not complete, and then every other cycle (a beat
-transfers on a clock edge where valid and ready are both high; the cycle between two beats reads
-the next beat's trace word); when all
-``T*ceil(n_in/lanes)`` beats are in, STATUS.frames_ready is set.  A TRAIN or INFER command
-consumes the frames (and is ignored until frames_ready).
+of ``tdata`` (zero padding after ``n_in``); ``tlast`` is high on the sample's last beat
+(``T*ceil(n_in/lanes) - 1``) and only there.  :func:`pack_frames` builds the beats.  A beat
+transfers on a clock edge where ``tvalid`` and ``tready`` are both high, one per cycle at most.
+The input memories are double-buffered: ``tready`` is high whenever the bank being filled does
+not hold a whole sample, also while a command computes on the other bank.  When a whole sample
+is in, STATUS.frames_ready is set; a TRAIN or INFER command takes it (and is ignored until
+frames_ready), swapping the banks, so the next sample can stream in at once.  A ``tlast`` too
+early (STATUS bit 3) or missing on the last beat (bit 4, and the beats up to the next ``tlast``
+are dropped) discards the sample; the bits stay set until CLEAR_FRAMES.
 
 Random loss: before training write the seed (SEED_LO, SEED_HI) and, unless it starts at 0,
 UPDATES; the core draws the noise of the golden model's ``IntSNN(cfg, seed)`` for update
 UPDATES and batch position SAMPLES (:mod:`intsnn.hw.loss_noise`).
 
-Typical sequence (per sample): stream the beats; write LABEL; write COMMAND=TRAIN; wait for
-``busy`` low (or STATUS.done); read PREDICTION / COUNTS / CYCLES.  After ``B`` samples write
-COMMAND=UPDATE and wait for ``busy`` low.
+Typical sequence (per sample): stream the beats (the first sample; later ones streamed during
+the previous command); write LABEL; write COMMAND=TRAIN; stream the next sample's beats; wait
+for ``busy`` low (or STATUS.done, or the Wishbone interrupt); read PREDICTION / COUNTS / CYCLES.
+After ``B`` samples write COMMAND=UPDATE and wait for ``busy`` low.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ compares them over a list of cases, with the bytes on the pins).  One command at
 bridge reads the 8-byte header, then runs the command (bus writes, bus reads with their reply
 bytes, beats, or COMMAND and the wait for ``busy`` low) and answers with a status byte.  It
 consumes a received byte within a few cycles except while a beat waits for the stream's
-``ready``, so the host sends beats only while the core is idle (the driver does).
+``tready`` (the bank being filled already holds a whole sample).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["UartBridge"]
 
-#: cycles after the COMMAND write before ``busy`` is trusted (the sequencer raises it within 2)
-COMMAND_SETTLE = 3
+#: cycles after the COMMAND write before ``busy`` is trusted (the sequencer raises it within 2
+#: of the host-bus write; the board's Wishbone initiator adds 1, its register stage)
+COMMAND_SETTLE = 4
 
 
 class UartBridge(wiring.Component):
