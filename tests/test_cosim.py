@@ -37,6 +37,20 @@ def test_pack_beats_matches_host_protocol(input_bits, lanes, n):
     assert tb.pack_beats(x, input_bits, lanes) == hp.pack_frames(x, input_bits, lanes)
 
 
+@pytest.mark.parametrize("exp,act,index,n", [(5, 6, [0], 1), (7, 7, None, 0),
+                                           ([1, 2, 3], [1, 0, 0], [1], 2),
+                                           ([[1, 2]], [[1, 2]], None, 0)])
+def test_mismatch_record_scalars_and_arrays(exp, act, index, n):
+    """A differing scalar (prediction, CYCLES) is a mismatch like a differing array entry."""
+    from intsnn.hw.scoreboard import mismatch_record
+    rec = mismatch_record("train", 3, "cycles", exp, act)
+    if index is None:
+        assert rec is None
+    else:
+        assert (rec["index"], rec["n_differ"], rec["signal"]) == (index, n, "cycles")
+        assert rec["expected"] == np.ravel(exp)[index[0]]
+
+
 def test_program_text_and_output_parsing():
     p = tb.Program(lanes=4, input_bits=8)
     p.stream([0x01020304])

@@ -25,7 +25,7 @@ run shd-snn-wishbone         verilator        shd-snn  32 16 8 --bus wishbone
 run shd-snn-wishbone         icarus           shd-snn  12 6 4 --bus wishbone
 if [ -n "$REF" ]; then   # before: the single-buffered core, same samples
   echo "=== $(date -u +%H:%M:%S) reference $REF"
-  PYTHONPATH=$REF nice -n 10 python -m intsnn cosim --preset shd-snn --sim verilator \
+  PYTHONPATH=$REF nice -n 10 intsnn cosim --preset shd-snn --sim verilator \
       --data-dir "$D" --train-samples 32 --test-samples 16 --batch-size 8 \
       --build-dir runs/interfaces/ref-build --out runs/interfaces/shd-snn-verilator-before
   echo "=== rc $? $(date -u +%H:%M:%S)"

@@ -394,6 +394,13 @@ def diagnose(mm: dict, cfg: NetConfig, seed: int, g, xtr, ytr, xte, yte) -> dict
                        "than intsnn.hw.cycles.expected_cycles gives for this sample's golden "
                        "activity: a fault in the event skipping or the schedule")
         return out
+    if sig == "overlap_cycles":
+        out["timestep"] = None
+        out["note"] = ("counts, prediction and the CYCLES register agree, but the command and the "
+                       "next sample's stream took another number of cycles than "
+                       "intsnn.hw.cycles.overlap_cycles: a fault in the double-buffered input "
+                       "(bank swap, tready) or in the wrapper's measurement")
+        return out
     if sig in ("counts", "prediction"):
         # counts: the first differing output neuron; prediction: the neuron the hardware chose
         o = mm["index"][0] if sig == "counts" else int(mm["actual"])
