@@ -18,15 +18,18 @@ run() {  # name sim preset train test batch options...
 }
 run shd-snn                  verilator        shd-snn  32 16 8
 run shd-snn                  icarus           shd-snn  12 6 4
-run shd-rsnn-feedback-random verilator        shd-rsnn 32 16 8 --error feedback --loss random
-run shd-rsnn-feedback-random icarus           shd-rsnn 12 6 4 --error feedback --loss random
+run shd-rsnn-feedback         verilator        shd-rsnn 32 16 8 --error feedback
+run shd-rsnn-feedback         icarus           shd-rsnn 6 3 3 --error feedback
 run shd-snn                  verilator-native shd-snn  32 16 8
 run shd-snn-wishbone         verilator        shd-snn  32 16 8 --bus wishbone
 run shd-snn-wishbone         icarus           shd-snn  12 6 4 --bus wishbone
+run mnist-snn                verilator        mnist-snn 32 16 8
 if [ -n "$REF" ]; then   # before: the single-buffered core, same samples
-  echo "=== $(date -u +%H:%M:%S) reference $REF"
-  PYTHONPATH=$REF nice -n 10 intsnn cosim --preset shd-snn --sim verilator \
-      --data-dir "$D" --train-samples 32 --test-samples 16 --batch-size 8 \
-      --build-dir runs/interfaces/ref-build --out runs/interfaces/shd-snn-verilator-before
-  echo "=== rc $? $(date -u +%H:%M:%S)"
+  for preset in shd-snn mnist-snn; do
+    echo "=== $(date -u +%H:%M:%S) reference $REF $preset"
+    PYTHONPATH=$REF nice -n 10 intsnn cosim --preset $preset --sim verilator \
+        --data-dir "$D" --train-samples 32 --test-samples 16 --batch-size 8 \
+        --build-dir runs/interfaces/ref-build --out runs/before/$preset-verilator
+    echo "=== rc $? $(date -u +%H:%M:%S)"
+  done
 fi
