@@ -24,8 +24,9 @@ def check_against_golden(cfg, lanes, seed=0, n=3):
     net = IntSNN(cfg, seed=seed)
     w0 = net.weights.copy()
     x, labels = random_inputs(cfg, n, seed + 100)
-    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s])))[0]
-               for s in range(n)]
+    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s]),
+                                                             position=s))[0]
+               for s in range(n)]   # position: the random loss's noise of the batch place
     r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
     dh, do, counts = net.batch_deltas(x, labels)
     np.testing.assert_array_equal(r.counts, counts)

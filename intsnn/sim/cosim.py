@@ -205,7 +205,9 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
-                rec = model.run_sample(xtr[j], int(ytr[j]))
+                # the random loss's noise of the sample's place in its batch (as the core
+                # draws it from SAMPLES, and batch_deltas below)
+                rec = model.run_sample(xtr[j], int(ytr[j]), position=j - s)
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
@@ -385,7 +387,8 @@ def diagnose(mm: dict, cfg: NetConfig, seed: int, g, xtr, ytr, xte, yte) -> dict
         return out
     model = IntSNN(cfg, seed, weights=_golden_weights_at(g, cfg, phase, s))
     x, y = (xtr[s], int(ytr[s])) if phase == "train" else (xte[s], int(yte[s]))
-    rec = model.run_sample(x, y)
+    rec = model.run_sample(x, y, position=s % cfg.batch_size if phase == "train" else 0,
+                           update=s // cfg.batch_size if phase == "train" else None)
     out["label"] = y
     if sig == "cycles":
         out["timestep"] = None
