@@ -47,8 +47,7 @@ class Sequencer(wiring.Component):
     -------
     command_valid, command : In, a COMMAND write (acted on only when idle).
     frames_ready : In, the sample's frames are in.
-    busy, done : Out (see :mod:`.host_protocol`).  idle : Out, no command and no clear running
-    (the stream is accepted).  host_access : Out, weights, counts and LABEL are accessible.
+    busy, done : Out (see :mod:`.host_protocol`).  idle : Out, no command and no clear running.  host_access : Out, weights, counts and LABEL are accessible.
     train : Out, the running sample is a TRAIN.  t : Out, the time step.
     cycles, samples : Out, the CYCLES and SAMPLES registers.
     clear_frames : Out, the filled sample was taken (``swap``) or dropped (CLEAR_FRAMES).
