@@ -105,8 +105,9 @@ def _conv_view(cfg: NetConfig, x, s_hidden, pg_hidden, vfb_hidden):
         return x, None, s_hidden, pg_hidden, vfb_hidden
     pairs = pairs_per_pixel(cfg)
     f = cfg.conv_filters
+    vfb = None if vfb_hidden is None else position_major(np.asarray(vfb_hidden), f)
     return (np.where(pairs > 0, np.asarray(x), 0), pairs, position_major(np.asarray(s_hidden), f),
-            position_major(np.asarray(pg_hidden), f), position_major(np.asarray(vfb_hidden), f))
+            position_major(np.asarray(pg_hidden), f), vfb)
 
 
 def _input_fanout(hw: HwConfig, pairs, xt) -> int:
