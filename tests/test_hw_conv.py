@@ -39,8 +39,8 @@ def csnn(side, k, s, f, **kw):
 
 # (side, kernel, stride, filters, lanes): the preset's 28/5/2/32 geometry, odd and even
 # remainders, stride 1 and stride > kernel (gaps between windows), FW = 1 and lanes > side
-GEOMETRIES = [(28, 5, 2, 32, 4), (8, 3, 2, 4, 2), (9, 3, 2, 4, 4), (7, 3, 1, 2, 1),
-              (10, 2, 3, 4, 2), (5, 3, 2, 8, 8)]
+GEOMETRIES = [pytest.param(28, 5, 2, 32, 4, marks=pytest.mark.slow), (8, 3, 2, 4, 2),
+              (9, 3, 2, 4, 4), (7, 3, 1, 2, 1), (10, 2, 3, 4, 2), (5, 3, 2, 8, 8)]
 
 
 def _sim(dut, tb):

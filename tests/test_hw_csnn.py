@@ -43,6 +43,9 @@ def check_csnn(cfg, lanes, seed=0, n=3, density=0.4):
     return r
 
 
-@pytest.mark.parametrize("side,k,s,f,lanes", [(8, 3, 2, 4, 2), (9, 3, 2, 2, 2)])
+@pytest.mark.parametrize("side,k,s,f,lanes", [
+    (9, 3, 2, 2, 2),     # FW = 1: consecutive kernel-delta groups share every delta word
+    pytest.param(8, 3, 2, 4, 2, marks=pytest.mark.slow),    # FW = 2
+    pytest.param(7, 3, 1, 4, 1, marks=pytest.mark.slow)])   # stride 1, one lane
 def test_csnn_core(side, k, s, f, lanes):
     check_csnn(csnn(side, k, s, f), lanes, seed=side + lanes)
