@@ -49,3 +49,35 @@ def check_csnn(cfg, lanes, seed=0, n=3, density=0.4):
     pytest.param(7, 3, 1, 4, 1, marks=pytest.mark.slow)])   # stride 1, one lane
 def test_csnn_core(side, k, s, f, lanes):
     check_csnn(csnn(side, k, s, f), lanes, seed=side + lanes)
+
+
+def test_csnn_cycles_by_hand():
+    """The CSNN terms of the cycle formula: 6 x 6 image, 3 x 3 kernels at stride 2 (2 x 2
+    positions, row and column 5 in no window), 2 filters, P = 2 (FW = 1, HW = 4, IW = 18)."""
+    cfg = csnn(6, 3, 2, 2).replace(timesteps=2)
+    T, H, O = 2, 8, cfg.n_out
+    x = np.zeros((T, 36), np.int64)
+    x[0, [0, 14, 30]] = 1     # (0,0): 1 window; (2,2): 4 windows; (5,0): none (no event)
+    zero = np.zeros_like(x)
+    s_h, pg_h = np.zeros((T, H), np.int64), np.zeros((T, H), np.int64)
+    pg_o, e, vfb = np.zeros((T, O), np.int64), np.zeros(O, np.int64), np.zeros(H, np.int64)
+    args = (np.zeros((T, H), np.int64), s_h, pg_h, pg_o, e, vfb)
+    base = cycles.expected_cycles(cfg, 2, zero, *args, train=False)
+    # words 0 and 7 hold an event (word 15's pixel is masked): 2 + FW * (1 + 4) pairs
+    assert cycles.expected_cycles(cfg, 2, x, *args, train=False) == base + 2 + 5
+    # hidden delta groups: 4 words x 2 cycles; one active group (golden h = f*4 + p: filter 1
+    # at position 2 is the core's hq = 2*2 + 1, word 2) costs k*k + 3 more
+    train0 = cycles.expected_cycles(cfg, 2, x, *args)
+    pg_h[1, 1 * 4 + 2], vfb[1 * 4 + 2] = 1, 5
+    assert cycles.expected_cycles(cfg, 2, x, *args) == train0 + 9 + 3
+    assert cycles.expected_update_cycles(cfg, 2) == 9 * 1 + H * -(-O // 2) + 3
+
+
+def test_csnn_cycles_against_work_on_real_samples():
+    """mnist-csnn on real embedded samples: cycles (+ the stream's) never below the work, the
+    sum within 1.25 x (the worst sample is at 1.28: the hidden-spike scan of 1,152 words per
+    step, docs/architecture.md "CSNN"), inference cheaper, UPDATE one word per cycle."""
+    for r in cycles.work_table(presets=("mnist-csnn",), lanes=(4, 32), samples=4):
+        assert 1.0 <= r["ratio_min"] <= r["ratio"] <= 1.25 and r["ratio_max"] < 1.3, r
+        assert 0 < r["cycles_infer_mean"] < r["cycles_train_mean"], r
+        assert 1.0 < r["ratio_update"] < 1.01, r
