@@ -75,9 +75,10 @@ def test_csnn_cycles_by_hand():
 
 def test_csnn_cycles_against_work_on_real_samples():
     """mnist-csnn on real embedded samples: cycles (+ the stream's) never below the work, the
-    sum within 1.25 x (the worst sample is at 1.28: the hidden-spike scan of 1,152 words per
-    step, docs/architecture.md "CSNN"), inference cheaper, UPDATE one word per cycle."""
+    sum within 1.25 x, inference cheaper, UPDATE one word per cycle.  Single samples go above
+    1.25 (up to 1.33 on 64 MNIST samples, docs/results.md); about half of the overhead is the
+    scan of the 1,152 hidden-spike words per step at P = 4 (docs/architecture.md "CSNN")."""
     for r in cycles.work_table(presets=("mnist-csnn",), lanes=(4, 32), samples=4):
-        assert 1.0 <= r["ratio_min"] <= r["ratio"] <= 1.25 and r["ratio_max"] < 1.3, r
+        assert 1.0 <= r["ratio_min"] <= r["ratio"] <= 1.25 and r["ratio_max"] < 1.4, r
         assert 0 < r["cycles_infer_mean"] < r["cycles_train_mean"], r
         assert 1.0 < r["ratio_update"] < 1.01, r
