@@ -139,7 +139,8 @@ class HwConfig:
     Parameters
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
-        Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
+        Arch ``snn``/``rsnn`` (either ``rec_source``) or ``csnn`` (lanes over filters: ``lanes``
+        must divide ``conv_filters``); every error mode (Direct, Final,
         Feedback), every loss (standard, positive, random), both clip orders; the floor of
         eq. 3.18's shifts (``lr_rounding="floor"``).
     lanes : int
