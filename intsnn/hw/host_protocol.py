@@ -70,8 +70,10 @@ COL_BITS = 14
 # regions (address bits 28..31)
 REGION_CTRL = 0          #: control/status registers, row 0, col = register number
 REGION_COUNTS = 1        #: output spike counts, col = output neuron (read only)
-REGION_W_HIDDEN = 2      #: hidden shadow weights W_hid[h, i]: row = h, col = i (S bits, signed)
-REGION_W_OUTPUT = 3      #: output shadow weights W_out[o, h]: row = o, col = h (S bits, signed)
+REGION_W_HIDDEN = 2      #: hidden shadow weights W_hid[h, i]: row = h, col = i (S bits, signed);
+#: CSNN: the kernel K[f, tap], row = f, col = tap (:func:`hidden_weight_shape`)
+REGION_W_OUTPUT = 3      #: output shadow weights W_out[o, h]: row = o, col = h (S bits, signed);
+#: CSNN: col = the core's position-major hidden index p*F + f
 REGION_W_RECURRENT = 4   #: recurrent weights W_rec[h, j]: row = h, col = j (Q bits, signed; rsnn)
 
 # registers of REGION_CTRL (col)
