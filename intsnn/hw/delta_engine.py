@@ -98,8 +98,6 @@ class DeltaEngine(MemoryClient):
             with m.Else():
                 m.d.sync += g.eq(g + 1)
                 m.next = "GROUP"
-            if conv:
-                m.d.comb += patch.next_group.eq(layer)
 
         # stage A (one cycle after a DELTA read) ... stage D (four cycles after: the write)
         assert hw.DELTA_LATENCY == 4
@@ -115,6 +113,11 @@ class DeltaEngine(MemoryClient):
                 for port, lay in ((self.pg_output_r, 0), (self.error_r, 0),
                                   (self.pg_hidden_r, 1), (self.vfb_r, 1)):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(g)]
+                if conv:
+                    # the walker follows g (each group passes GROUP once) and loads the group's
+                    # first tap in DECIDE whether or not the group is skipped: no enable of it
+                    # depends on the words just read (that path set the clock)
+                    m.d.comb += patch.next_group.eq(layer & (g != 0))
                 m.next = "DECIDE"
             with m.State("DECIDE"):
                 pg_word = Signal.like(pg.as_value(), name="pg_word")
@@ -131,12 +134,12 @@ class DeltaEngine(MemoryClient):
                     lanes.append(Mux(layer, vfb, err))
                 fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
                 m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
+                if conv:
+                    m.d.comb += patch.begin.eq(layer)
                 with m.If((pg_word == 0) | (fb_now == 0)):
                     next_group()
                 with m.Else():
                     m.next = "DELTA"
-                    if conv:
-                        m.d.comb += patch.begin.eq(layer)
             with m.State("DELTA"):
                 d_addr, p_idx = addr, pre       # the delta word and the pre-synaptic index
                 if conv:
