@@ -26,11 +26,12 @@ __all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
                batch_size=None, headroom=None, lr_rounding=None, error=None, loss=None,
-               clip_order=None, rec_source=None):
+               clip_order=None, rec_source=None, delta_sat_bits=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
     for field, value in (("lr_rounding", lr_rounding), ("error_mode", error), ("loss", loss),
-                         ("clip_order", clip_order), ("rec_source", rec_source)):
+                         ("clip_order", clip_order), ("rec_source", rec_source),
+                         ("delta_sat_bits", delta_sat_bits)):
         if value is not None:
             over[field] = value
     if n_out is not None:
@@ -80,7 +81,7 @@ def run_generate(a) -> int:
     n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
                      a.headroom, getattr(a, "lr_rounding", None), a.error, a.loss,
-                     a.clip_order, a.rec_source)
+                     a.clip_order, a.rec_source, getattr(a, "delta_sat_bits", None))
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     n_act = getattr(a, "activity_samples", 0)
