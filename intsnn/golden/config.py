@@ -448,8 +448,8 @@ class NetConfig:
         if not 2 <= n <= 62:
             raise ValueError(f"delta_sat_bits must be None or in 2..62, got {n!r}")
         if self.arch == "csnn":
-            raise ValueError("delta_sat_bits is not supported for arch 'csnn' (its kernel delta "
-                             "sums positions and samples in no fixed order); use None")
+            raise ValueError("delta_sat_bits is not supported for arch 'csnn' (its kernel delta, "
+                             "eq. 3.22, also sums over positions; SNN/RSNN only): use None")
         for layer in ("hidden", "output"):
             need = self.delta_lossless_bits(layer)
             if self.delta_saturates(layer) and n < need:
