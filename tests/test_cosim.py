@@ -395,7 +395,7 @@ def test_cosim_arguments_that_used_to_be_ignored(tmp_path, capsys, argv, message
 @pytest.mark.parametrize("sim,n_hidden,n_train,batch,threshold", [
     pytest.param("verilator", 16, 8, 4, 50, marks=pytest.mark.verilator,
                  id="verilator-mnist-snn-16-8-sat6"),
-    pytest.param("icarus", 8, 4, 2, 30, marks=pytest.mark.icarus,
+    pytest.param("icarus", 8, 4, 2, 30, marks=[pytest.mark.icarus, pytest.mark.slow],
                  id="icarus-mnist-snn-16-8-sat6")])
 def test_cosim_saturating_deltas(tmp_path, sim, n_hidden, n_train, batch, threshold):
     """NetConfig.delta_sat_bits on real MNIST samples: both layers' 6-bit batch delta registers

@@ -50,7 +50,7 @@ def main() -> int:
     perm = np.random.Generator(np.random.PCG64([a.seed, a.epoch])).permutation(n)
     tot = {k: {"synapses": 0, "register_differs": 0, "exact_beyond_rail": 0,
                "update_differs": 0, "update_diff_lsb_sum": 0, "update_diff_lsb_max": 0,
-               "exact_at_clip": 0, "batches_with_a_difference": 0}
+               "exact_at_clip": 0, "batches_with_a_difference": 0, "exact_abs_max": 0}
            for k in ("hidden", "output")}
     t0, nb = time.perf_counter(), 0
     for s in range(0, n, cfg.batch_size):
@@ -78,12 +78,14 @@ def main() -> int:
             step = e >> p.lr_shift if cfg.clip_order == "shift_then_clip" else e
             t["exact_at_clip"] += int(np.count_nonzero(np.abs(step) >= cfg.clip))
             t["batches_with_a_difference"] += int(diff.any())
+            t["exact_abs_max"] = max(t["exact_abs_max"], int(np.abs(e).max()))
         net.update(dh, do)
         nb += 1
     for t in tot.values():
         t["register_differs_fraction"] = t["register_differs"] / max(1, t["synapses"])
         t["update_differs_fraction"] = t["update_differs"] / max(1, t["synapses"])
         t["exact_at_clip_fraction"] = t["exact_at_clip"] / max(1, t["synapses"])
+        t["exact_abs_max_signed_bits"] = int(t["exact_abs_max"]).bit_length() + 1
     out = {"preset": "mnist-snn", "delta_sat_bits": a.bits, "seed": a.seed, "epoch": a.epoch,
            "weights": a.weights, "batches": nb, "seconds": round(time.perf_counter() - t0, 1),
            "layers": tot}

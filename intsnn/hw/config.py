@@ -132,7 +132,8 @@ class HwConfig:
     net : :class:`~intsnn.golden.config.NetConfig`
         Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
         Feedback), every loss (standard, positive, random), both clip orders; the floor of
-        eq. 3.18's shifts (``lr_rounding="floor"``).
+        eq. 3.18's shifts (``lr_rounding="floor"``); exact or saturating batch delta
+        registers (``delta_sat_bits``; :func:`delta_bits`).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).
