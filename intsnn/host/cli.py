@@ -38,7 +38,7 @@ def _overrides(a) -> dict:
 
 
 def add_parsers(sub) -> None:
-    from ..hw.board.ulx3s import DEFAULT_BAUD
+    from ..hw.board.ulx3s import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ
 
     f = sub.add_parser("fpga", formatter_class=HelpFormatter,
                        help="train or evaluate on a board over its UART, checked against golden",
@@ -74,6 +74,9 @@ def add_parsers(sub) -> None:
                                    "summary.  Slow: tens of minutes.")
     b.add_argument("--board", required=True, choices=("ulx3s-85f",), help="target board")
     b.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
+    b.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+                   help="core clock made by the ECP5 PLL from the 25 MHz oscillator "
+                        "(25: the oscillator, no PLL)")
     _net_args(b)
     b.add_argument("--out", required=True, help="output folder")
     b.set_defaults(run=run_build)
@@ -123,7 +126,8 @@ def run_build(a) -> int:
         over = _overrides(a)
         cfg = make_config(a.preset, check_classes(tr, te), a.shadow_bits, a.inference_bits,
                           a.batch_size, **over)
-        m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board)
+        m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board,
+                        clock_mhz=a.clock_mhz)
         return 0 if m["timing_met"] else 1
 
     return run_command("intsnn build", body, errors=(BuildError,))
