@@ -1,9 +1,9 @@
-"""How often a saturating delta register changes the update: per-batch statistics of mnist-snn.
+"""How often a saturating delta register changes the update: per-batch statistics of a preset.
 
-Not part of the package.  Trains ``mnist-snn`` with ``delta_sat_bits`` for one epoch (the
-shuffle and rate coding of ``intsnn train``'s epoch ``--epoch``) from the initial weights or from
-a run's ``weights.npz``, and for every batch also evaluates the *exact* batch delta on the same
-weights; per layer it counts the synapses whose register differs from the exact sum, and the
+Not part of the package.  Trains ``--preset`` (default ``mnist-snn``) with ``delta_sat_bits``
+(default: the hidden layer's ``delta_lossless_bits``) for one epoch (the shuffle and rate coding
+of ``intsnn train``'s epoch ``--epoch``) from the initial weights or from a run's
+``weights.npz``, and for every batch also evaluates the *exact* batch delta on the same weights; per layer it counts the synapses whose register differs from the exact sum, and the
 weights whose update (eq. 3.18 with 3.27) differs because of it, with the size of the
 difference in shadow LSBs.
 
@@ -11,6 +11,8 @@ difference in shadow LSBs.
         --json /tmp/sat-e1.json
     python docs/experiments/delta_sat_effect.py --data-dir ../shared/data --bits 24 \\
         --weights runs/mnist-snn-sat24-s0 --epoch 49 --json /tmp/sat-e50.json
+    python docs/experiments/delta_sat_effect.py --data-dir ../shared/data --preset shd-rsnn \
+        --json /tmp/sat-rsnn.json
 
 (docs/results.md, "Saturating delta registers").
 """
@@ -33,19 +35,23 @@ from intsnn.sw.train import encode, load_data
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--bits", type=int, default=24)
+    ap.add_argument("--preset", default="mnist-snn", choices=("mnist-snn", "shd-snn", "shd-rsnn"))
+    ap.add_argument("--bits", type=int, default=None,
+                    help="delta_sat_bits (default: the hidden layer's delta_lossless_bits)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epoch", type=int, default=0, help="0-based epoch of the shuffle/coding")
     ap.add_argument("--weights", default=None, help="start from this run's weights.npz")
     ap.add_argument("--batches", type=int, default=None, help="stop after this many")
     ap.add_argument("--json", required=True)
     a = ap.parse_args()
-    cfg = preset("mnist-snn", delta_sat_bits=a.bits)
-    exact_cfg = cfg.replace(delta_sat_bits=None)
+    data = load_data(a.preset, "train", a.data_dir)
+    over = {"n_out": int(data.meta["n_classes"])} if a.preset.startswith("shd") else {}
+    exact_cfg = preset(a.preset, **over)
+    bits = exact_cfg.delta_lossless_bits("hidden") if a.bits is None else a.bits
+    cfg = exact_cfg.replace(delta_sat_bits=bits)
     net = IntSNN(cfg, a.seed)
     if a.weights:
         net.weights = load_trained(a.weights, cfg)[0]
-    data = load_data("mnist-snn", "train", a.data_dir)
     n = len(data.y)
     perm = np.random.Generator(np.random.PCG64([a.seed, a.epoch])).permutation(n)
     tot = {k: {"synapses": 0, "register_differs": 0, "exact_beyond_rail": 0,
@@ -86,7 +92,7 @@ def main() -> int:
         t["update_differs_fraction"] = t["update_differs"] / max(1, t["synapses"])
         t["exact_at_clip_fraction"] = t["exact_at_clip"] / max(1, t["synapses"])
         t["exact_abs_max_signed_bits"] = int(t["exact_abs_max"]).bit_length() + 1
-    out = {"preset": "mnist-snn", "delta_sat_bits": a.bits, "seed": a.seed, "epoch": a.epoch,
+    out = {"preset": a.preset, "delta_sat_bits": bits, "seed": a.seed, "epoch": a.epoch,
            "weights": a.weights, "batches": nb, "seconds": round(time.perf_counter() - t0, 1),
            "layers": tot}
     with open(a.json, "w") as f:
