@@ -65,24 +65,15 @@ def acc_bits(cfg: NetConfig, layer: str) -> int:
 
 
 def delta_bits(cfg: NetConfig, layer: str) -> int:
-    """Width of a batch delta accumulator of ``layer`` (never overflows).
+    """Width of a batch delta accumulator of ``layer``: :meth:`NetConfig.delta_bits`.
 
-    ``NetConfig.widths()["delta_accumulator"]`` bounds both layers by the larger one.  Per layer
-    (eq. 3.17 summed over a batch): ``|Delta| <= B * vfb_max * corr_max`` with the output
-    layer's ``vfb_output_max * output_corr_max`` (``|e| * T * max P_hidden-spike``) and the
-    hidden layer's ``vfb_hidden_max * hidden_corr_max``; for shd-snn the output layer needs 20
-    bits where the shared width was 39.
+    Exact per layer (eq. 3.17 summed over a batch: ``|Delta| <= B * vfb_max * corr_max`` with
+    the layer's own bounds; for shd-snn the output layer needs 19 bits where the shared width
+    ``NetConfig.widths()["delta_accumulator"]`` is 39), or ``delta_sat_bits`` where that is
+    narrower, and then the register saturates exactly as the golden model's
+    (:func:`intsnn.golden.ops.batch_delta`).
     """
-    if layer == "hidden":
-        per = cfg.vfb_hidden_max * cfg.hidden_corr_max
-        if cfg.arch == "csnn":   # eq. 3.22 also sums over the conv_out_side**2 positions
-            per *= cfg.conv_out_side ** 2
-    elif layer == "output":
-        per = cfg.vfb_output_max * cfg.output_corr_max
-    else:
-        raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
-    bound = cfg.batch_size * per
-    return bits_signed(-bound, bound)
+    return cfg.delta_bits(layer)
 
 
 class MemorySpec(NamedTuple):
@@ -142,7 +133,8 @@ class HwConfig:
         Arch ``snn``/``rsnn`` (either ``rec_source``) or ``csnn`` (lanes over filters: ``lanes``
         must divide ``conv_filters``); every error mode (Direct, Final,
         Feedback), every loss (standard, positive, random), both clip orders; the floor of
-        eq. 3.18's shifts (``lr_rounding="floor"``).
+        eq. 3.18's shifts (``lr_rounding="floor"``); exact or saturating batch delta
+        registers (``delta_sat_bits``; :func:`delta_bits`).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).

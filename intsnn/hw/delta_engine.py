@@ -18,7 +18,8 @@ lands while the next group's words are read: ``(address, layer)`` travel with th
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
 
 Golden twin: :func:`intsnn.golden.fast.deltas_fast` (= :func:`intsnn.golden.reference.deltas`),
-one sample: ``Delta += v_fb * T_corr``.
+one sample: ``Delta += v_fb * T_corr``; with ``NetConfig.delta_sat_bits`` a layer whose exact
+width is wider saturates after each sample's term (:func:`intsnn.golden.ops.batch_delta`).
 """
 
 from __future__ import annotations
@@ -193,13 +194,19 @@ class DeltaEngine(MemoryClient):
         m.d.sync += [prod[j].eq(fb[j] * corr[j]) for j in range(L)]
         m.d.sync += [old_c.eq(old_b), d_valid.eq(c_valid), d_addr.eq(c_addr),
                      d_layer.eq(c_layer)]
-        # stage D: delta += v_fb * corr, written
-        new = [Signal(signed(dbits), name=f"delta{j}") for j in range(L)]
+        # stage D: delta += v_fb * corr, written: exact in the layer's width where
+        # HwConfig.delta_*_bits bound the sums, else saturated to it (NetConfig.delta_sat_bits,
+        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order)
+        new = [Signal(signed(max(dbits, len(prod[j])) + 1), name=f"delta{j}") for j in range(L)]
         m.d.comb += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
+            name = ("output", "hidden")[lay]
+            vals = new
+            if cfg.delta_saturates(name):
+                lo, hi = cfg.delta_range(name)
+                vals = [Mux(v > hi, hi, Mux(v < lo, lo, v)) for v in new]
             with m.If(d_valid & (d_layer == lay)):
-                # exact in the layer's width (HwConfig.delta_*_bits bound the sums)
                 m.d.comb += [port.en.eq(1), port.addr.eq(d_addr),
-                             port.data.eq(pack(m, new, port.data.shape().elem_shape,
+                             port.data.eq(pack(m, vals, port.data.shape().elem_shape,
                                                f"delta_{lay}"))]
         return m

@@ -263,7 +263,7 @@ _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
                      "init_bits": "--headroom", "lr_rounding": "--lr-rounding",
                      "error_mode": "--error", "loss": "--loss", "clip_order": "--clip-order",
-                     "rec_source": "--rec-source"}
+                     "rec_source": "--rec-source", "delta_sat_bits": "--delta-sat-bits"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
