@@ -153,7 +153,7 @@ def test_synthesis_small(tmp_path, request):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mnist-snn", "shd-snn", "shd-rsnn"])
+@pytest.mark.parametrize("name", ["mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn"])
 def test_every_preset_generates_and_lints(tmp_path, name):
     """The full-size presets (lanes 4): Verilog, manifest and a clean `verilator --lint-only`."""
     tools = pytest.importorskip("intsnn.sim.tools")
