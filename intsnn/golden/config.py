@@ -100,7 +100,7 @@ class NetConfig:
     Parameters
     ----------
     arch : ``"snn"``, ``"rsnn"`` (fixed random recurrent weights, eq. 3.23) or ``"csnn"``
-        (5x5 conv hidden layer, eqs. 3.19-3.22; golden model only).
+        (5x5 conv hidden layer, eqs. 3.19-3.22).
     n_in, n_hidden, n_out : layer sizes. For ``csnn`` ``n_in`` is H*W of a 1-channel image and
         ``n_hidden`` is derived (``conv_filters * out_h * out_w``).
     timesteps : T, the number of time steps of a sample (t_s of eq. 3.6).

@@ -13,7 +13,7 @@ from .command import run_command
 __all__ = ["main", "build_parser", "HelpFormatter"]
 
 PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
-HW_PRESET_NAMES = ("mnist-snn", "shd-snn", "shd-rsnn")
+HW_PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 
 
 def _add_modes(p: argparse.ArgumentParser):
