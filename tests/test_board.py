@@ -248,3 +248,41 @@ def test_build_timing_summary_and_missing_tool(tmp_path, monkeypatch):
         build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", quiet=True)
     with pytest.raises(ValueError, match=r"board must be one of \('ulx3s-85f',\), not 'x'"):
         build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", board="x")
+
+
+# ---------------------------------------------------------------------- PLL
+@pytest.mark.parametrize("mhz", [50, 60, 75, 100, 12.5, 31.25])
+def test_pll_params_within_ecp5_limits(mhz):
+    from intsnn.hw.board.pll import pll_params
+    p = pll_params(25e6, mhz)
+    assert p.out_hz == pytest.approx(25e6 / p.clki_div * p.clkfb_div)
+    assert p.out_hz == pytest.approx(mhz * 1e6)          # these are all exact from 25 MHz
+    assert p.vco_hz == pytest.approx(p.out_hz * p.clkop_div) and 400e6 <= p.vco_hz <= 800e6
+    assert 3.125e6 <= 25e6 / p.clki_div <= 400e6
+    assert p.clkop_cphase == p.clkop_div // 2
+
+
+def test_pll_params_refuses_with_the_parameter_name():
+    from intsnn.hw.board.pll import pll_params
+    with pytest.raises(ValueError, match=r"clock_mhz must be within 3.125..400 .*not 500"):
+        pll_params(25e6, 500)
+    with pytest.raises(ValueError, match=r"clock_mhz 73.3333 cannot be made from a 25 MHz "
+                                         r"oscillator within 0.1 % \(nearest"):
+        pll_params(25e6, 73.3333)
+    with pytest.raises(TypeError, match=r"clock_mhz must be a number, not '50'"):
+        pll_params(25e6, "50")
+
+
+def test_ulx3s_plan_with_pll():
+    pytest.importorskip("amaranth_boards")
+    from intsnn.golden.config import NetConfig
+    from intsnn.hw.board.ulx3s import Ulx3sTop, platform
+    from intsnn.hw.config import HwConfig
+    net = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3)
+    top = Ulx3sTop(config=HwConfig(net=net, lanes=2), clock_mhz=50)
+    assert top.clock_hz == 50e6 and top.divisor == 50          # 1 Mbaud from 50 MHz
+    il = platform().prepare(top, name="t").files["t.il"]
+    assert "EHXPLLL" in il and "CLKFB_DIV" in il
+    direct = Ulx3sTop(config=HwConfig(net=net, lanes=2), clock_mhz=25)
+    assert direct.pll is None and direct.divisor == 25
+    assert "EHXPLLL" not in platform().prepare(direct, name="t").files["t.il"]

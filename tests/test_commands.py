@@ -77,6 +77,13 @@ def test_generate_bad_input(tmp_path, capsys, argv, message):
     assert rc == 2 and message.replace("FILE", str(f)) in capsys.readouterr().err
 
 
+def test_the_block_ram_hint_names_the_saturating_width():
+    hint = hw_cli.delta_sat_hint(hw_cli.config_for("mnist-snn"))
+    assert hint.startswith("hint: --delta-sat-bits 24 stores the batch deltas in 24-bit")
+    assert hw_cli.delta_sat_hint(hw_cli.config_for("mnist-snn", delta_sat_bits=24)) is None
+    assert hw_cli.config_for("shd-snn", delta_sat_bits=24).delta_bits("hidden") == 24
+
+
 def test_fmax_is_printed_for_a_person():
     assert format_fmax({"$glbnet$clk$TRELLIS_IO_IN": 34.93}) == "Fmax 34.9 MHz (clk)"
 

@@ -427,3 +427,41 @@ def test_cosim_arguments_that_used_to_be_ignored(tmp_path, capsys, argv, message
     with pytest.raises(SystemExit) as ei:
         main(["cosim", "--preset", "mnist-snn", "--out", str(tmp_path / "o"), *argv])
     assert ei.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sim,n_hidden,n_train,batch,threshold", [
+    pytest.param("verilator", 16, 8, 4, 50, marks=pytest.mark.verilator,
+                 id="verilator-mnist-snn-16-8-sat6"),
+    pytest.param("icarus", 8, 4, 2, 30, marks=[pytest.mark.icarus, pytest.mark.slow],
+                 id="icarus-mnist-snn-16-8-sat6")])
+def test_cosim_saturating_deltas(tmp_path, sim, n_hidden, n_train, batch, threshold):
+    """NetConfig.delta_sat_bits on real MNIST samples: both layers' 6-bit batch delta registers
+    saturate (clip_then_shift with clip 16: what the update can use fits 6 bits; a hidden
+    threshold low enough for the few hidden neurons to spike, so the output layer learns), and
+    the hardware equals the golden model on every observable, weights after every update
+    included."""
+    from intsnn.golden import ops
+    from intsnn.golden.config import LayerParams
+    from intsnn.golden.model import IntSNN
+    from intsnn.sim.cosim import load_samples
+    over = {"n_hidden": n_hidden, "lr_rounding": "floor", "clip_order": "clip_then_shift",
+            "clip": 16, "hidden": LayerParams(threshold, 2 * threshold, 12), "delta_sat_bits": 6}
+    o = _opts(tmp_path, sim=sim, preset="mnist-snn", train_samples=n_train, test_samples=2,
+              batch_size=batch, overrides=over)
+    cfg, xtr, ytr, *_ = load_samples(o)
+    assert cfg.delta_saturates("hidden") and cfg.delta_saturates("output")
+    # the rails are hit in both layers: the saturated batch deltas differ from the exact sums
+    net, hits = IntSNN(cfg, o.seed), np.zeros(2, np.int64)
+    for s in range(0, n_train, batch):
+        recs = [net.run_sample(xtr[j], int(ytr[j]), position=j - s) for j in range(s, s + batch)]
+        d = net.batch_deltas(xtr[s:s + batch], ytr[s:s + batch])
+        for k, (layer, key) in enumerate((("hidden", "delta_hidden"), ("output", "delta_output"))):
+            terms = np.stack([getattr(r, key) for r in recs])
+            np.testing.assert_array_equal(ops.batch_delta(cfg, layer, terms), d[k])
+            hits[k] += np.count_nonzero(terms.sum(axis=0) != d[k])
+        net.update(*d[:2])
+    assert (hits > 0).all(), hits
+    r = cosimulate(o)
+    assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
+    assert r["checked"]["updates"] == n_train // batch
+    assert r["config"]["delta_sat_bits"] == 6

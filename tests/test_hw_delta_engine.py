@@ -87,3 +87,34 @@ def test_deltas_match_golden(arch, lanes, input_bits, n_in, n_hidden, n_out):
     delta_cycles = (hw_cycles.expected_cycles(*args) - hw_cycles.expected_cycles(*args, False)
                     - n_hidden * hw.OW - hw.FEEDBACK_LATENCY)
     assert got["cycles"] == delta_cycles
+
+
+@pytest.mark.parametrize("arch,lanes,clip_order", [("snn", 4, "shift_then_clip"),
+                                                   ("rsnn", 2, "clip_then_shift")])
+def test_saturating_deltas_match_golden(arch, lanes, clip_order):
+    """NetConfig.delta_sat_bits: the accumulators saturate after the sample's term exactly as
+    :func:`intsnn.golden.ops.batch_delta` (accumulators near both rails, so both are hit)."""
+    from intsnn.golden import ops
+    base = small_net(arch, input_bits=1, n_in=13, n_hidden=7, n_out=3, timesteps=5,
+                     clip_order=clip_order).replace(clip=3)
+    n = max(base.delta_lossless_bits(k) for k in ("hidden", "output"))
+    cfg = base.replace(delta_sat_bits=n)
+    assert cfg.delta_saturates("hidden") and cfg.delta_saturates("output")
+    hw = HwConfig(net=cfg, lanes=lanes)
+    assert (hw.delta_hidden_bits, hw.delta_output_bits) == (n, n)
+    assert hw.memories["delta_hidden"].bits == n
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 2, (cfg.timesteps, cfg.n_in)) * (rng.random((5, cfg.n_in)) < 0.6)
+    rec = IntSNN(cfg, seed=3).run_sample(x, label=1)
+    lo, hi = cfg.delta_range("hidden")
+    # the registers near both rails (and in between): terms push some over
+    d_h = rng.choice([lo, lo + 1, -1, 0, 1, hi - 1, hi], (cfg.n_hidden, cfg.n_in))
+    d_o = rng.choice([lo, lo + 1, 0, hi - 1, hi], (cfg.n_out, cfg.n_hidden))
+    got = rtl_deltas(hw, rec, d_h, d_o)
+    want_h = ops.batch_delta(cfg, "hidden", np.stack([d_h, rec.delta_hidden]))
+    want_o = ops.batch_delta(cfg, "output", np.stack([d_o, rec.delta_output]))
+    # the rails were hit: the exact sum leaves the register's range
+    assert ((d_h + rec.delta_hidden > hi) | (d_h + rec.delta_hidden < lo)).any()
+    assert ((d_o + rec.delta_output > hi) | (d_o + rec.delta_output < lo)).any()
+    np.testing.assert_array_equal(got["hidden"], want_h)
+    np.testing.assert_array_equal(got["output"], want_o)

@@ -25,7 +25,8 @@ SMALL = NetConfig(n_in=12, n_hidden=8, n_out=4, timesteps=4, batch_size=3,
     ({}, 0, r"lanes must be in 1\.\.64, not 0"),
     ({}, 3, r"lanes must be a power of two .*, not 3"),
     ({}, 128, r"lanes must be in 1\.\.64, not 128"),
-    ({"arch": "csnn", "n_in": 784, "n_hidden": 32 * 144}, 1, r"arch 'csnn' is not supported"),
+    ({"arch": "csnn", "n_in": 784, "n_hidden": 32 * 144}, 64,
+     r"lanes=64 must divide conv_filters=32 for csnn"),
     ({"n_in": 20000}, 1, r"n_in=20000 exceeds the bus address field"),
     ({"lr_rounding": "dither"}, 1, r"lr_rounding 'dither' is not supported in hardware "
                                    r"\(floor\)"),
@@ -153,7 +154,7 @@ def test_synthesis_small(tmp_path, request):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mnist-snn", "shd-snn", "shd-rsnn"])
+@pytest.mark.parametrize("name", ["mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn"])
 def test_every_preset_generates_and_lints(tmp_path, name):
     """The full-size presets (lanes 4): Verilog, manifest and a clean `verilator --lint-only`."""
     tools = pytest.importorskip("intsnn.sim.tools")

@@ -221,12 +221,21 @@ def test_metrics_are_never_half_written(tmp_path, monkeypatch):
     (["--headroom", "9"], "argument --headroom: must be in 0..6, got 9"),
     (["--data-dir", ""], "argument --data-dir: is empty"),
     (["--shadow-bits", "x"], "argument --shadow-bits: must be an integer, got 'x'"),
+    (["--delta-sat-bits", "1"], "argument --delta-sat-bits: must be in 2..62, got 1"),
 ])
 def test_bad_arguments_name_the_option(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as ei:
         main(["train", "--preset", "shd-snn", "--out", str(tmp_path / "o"), *argv])
     assert ei.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing was done
+
+
+def test_a_delta_register_narrower_than_the_clip_is_refused(tmp_path, capsys):
+    rc = main(["train", "--preset", "shd-snn", "--delta-sat-bits", "16", "--out",
+               str(tmp_path / "o")])
+    assert rc == 2 and ("intsnn train: error: delta_sat_bits=16 is below the 24 bits the hidden "
+                        "layer's clipped update can use") in capsys.readouterr().err
+    assert not (tmp_path / "o" / "metrics.json").exists()
 
 
 def test_falsy_values_reach_the_config(tmp_path, monkeypatch):

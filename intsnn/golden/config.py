@@ -100,7 +100,7 @@ class NetConfig:
     Parameters
     ----------
     arch : ``"snn"``, ``"rsnn"`` (fixed random recurrent weights, eq. 3.23) or ``"csnn"``
-        (5x5 conv hidden layer, eqs. 3.19-3.22; golden model only).
+        (5x5 conv hidden layer, eqs. 3.19-3.22).
     n_in, n_hidden, n_out : layer sizes. For ``csnn`` ``n_in`` is H*W of a 1-channel image and
         ``n_hidden`` is derived (``conv_filters * out_h * out_w``).
     timesteps : T, the number of time steps of a sample (t_s of eq. 3.6).
@@ -129,6 +129,13 @@ class NetConfig:
         :func:`~intsnn.golden.ops.round_offset`).  The hardware implements ``"floor"`` only.
         :func:`preset` takes ``"dither"`` for shadow weights narrower than 16 bits
         (docs/algorithm.md, "Rounding of the learning-rate shift").
+    delta_sat_bits : ``None`` (default): every batch delta accumulator is exact (its width is
+        the worst-case bound, :meth:`delta_exact_bits`).  An int ``n``: a layer whose exact
+        width exceeds ``n`` keeps its batch delta in an ``n``-bit register that saturates to
+        the signed range after each sample's term is added, in sample order
+        (:meth:`delta_bits`; docs/algorithm.md, "Saturating delta accumulators").  ``n`` must
+        be at least the width the layer's clipped update can use
+        (:meth:`delta_lossless_bits`).  SNN/RSNN only.
     soft_error_start : Feedback mode: time steps before the error neurons start integrating.
     fb_threshold : threshold of the Feedback/Final error neurons (3.11-3.12).
     conv_* : CSNN geometry.
@@ -156,6 +163,7 @@ class NetConfig:
     loss: str = "standard"
     clip_order: str = "shift_then_clip"
     lr_rounding: str = "floor"
+    delta_sat_bits: int | None = None
     soft_error_start: int = 5
     fb_threshold: int = 64
     conv_kernel: int = 5
@@ -240,6 +248,8 @@ class NetConfig:
             if self.voltage_bits < need:
                 raise ValueError(f"voltage_bits={self.voltage_bits} cannot hold the thresholds "
                                  f"and windows (needs >= {need})")
+        if self.delta_sat_bits is not None:
+            self._check_delta_sat()
         if self.delta_batch_max >= (1 << 62):
             raise ValueError("batch_size too large: the batch delta could overflow 63 bits "
                              f"(bound {self.delta_batch_max})")
@@ -382,6 +392,73 @@ class NetConfig:
     def delta_batch_max(self) -> int:
         return self.batch_size * self.delta_sample_max
 
+    def _layer(self, layer: str) -> LayerParams:
+        if layer not in ("hidden", "output"):
+            raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
+        return self.hidden if layer == "hidden" else self.output
+
+    def delta_exact_bits(self, layer: str) -> int:
+        """Width of an exact batch delta accumulator of ``layer``: eq. 3.17 summed over the
+        batch, ``|Delta| <= B * vfb_max * corr_max`` with the layer's own bounds (the hidden
+        layer's ``vfb_hidden_max * hidden_corr_max``, CSNN times the positions; the output
+        layer's ``vfb_output_max * output_corr_max``)."""
+        self._layer(layer)
+        if layer == "hidden":
+            per = self.vfb_hidden_max * self.hidden_corr_max
+            if self.arch == "csnn":
+                per *= self.conv_out_side ** 2
+        else:
+            per = self.vfb_output_max * self.output_corr_max
+        bound = self.batch_size * per
+        return bits_signed(-bound, bound)
+
+    def delta_lossless_bits(self, layer: str) -> int:
+        """Narrowest delta register whose saturation the clipped update of eq. 3.18 cannot see.
+
+        ``shift_then_clip``: ``step = clip((Delta + u) >> eta_hat, C)`` is ``+-C`` for every
+        ``|Delta| >= C * 2**eta_hat`` (any rounding offset ``0 <= u < 2**eta_hat``), so a
+        register holding ``[-C * 2**eta_hat, C * 2**eta_hat]`` gives the same step for the
+        saturated sum as for the exact one.  ``clip_then_shift``: the clip comes first, so
+        ``[-C, C]`` is enough."""
+        lr = self._layer(layer).lr_shift
+        c = self.clip << lr if self.clip_order == "shift_then_clip" else self.clip
+        return bits_signed(-c, c)
+
+    def delta_saturates(self, layer: str) -> bool:
+        """``layer``'s batch delta is a saturating register (``delta_sat_bits`` narrower than
+        its exact width)."""
+        return (self.delta_sat_bits is not None
+                and self.delta_exact_bits(layer) > self.delta_sat_bits)
+
+    def delta_bits(self, layer: str) -> int:
+        """Width of ``layer``'s batch delta register: the exact width, or ``delta_sat_bits``
+        where that is narrower (then it saturates, :meth:`delta_saturates`)."""
+        exact = self.delta_exact_bits(layer)
+        return exact if self.delta_sat_bits is None else min(exact, self.delta_sat_bits)
+
+    def delta_range(self, layer: str) -> tuple[int, int]:
+        """The two's-complement range of :meth:`delta_bits` (the saturation rails)."""
+        n = self.delta_bits(layer)
+        return -(1 << (n - 1)), (1 << (n - 1)) - 1
+
+    def _check_delta_sat(self):
+        n = self.delta_sat_bits
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"delta_sat_bits must be None or an int, got {n!r}")
+        if not 2 <= n <= 62:
+            raise ValueError(f"delta_sat_bits must be None or in 2..62, got {n!r}")
+        if self.arch == "csnn":
+            raise ValueError("delta_sat_bits is not supported for arch 'csnn' (its kernel delta, "
+                             "eq. 3.22, also sums over positions; SNN/RSNN only): use None")
+        for layer in ("hidden", "output"):
+            need = self.delta_lossless_bits(layer)
+            if self.delta_saturates(layer) and n < need:
+                p = self._layer(layer)
+                raise ValueError(
+                    f"delta_sat_bits={n} is below the {need} bits the {layer} layer's clipped "
+                    f"update can use (clip {self.clip}, lr_shift {p.lr_shift}, "
+                    f"{self.clip_order}): use >= {need}")
+
     def widths(self) -> dict[str, int]:
         """Register widths (bits) derived from the bounds above; used by the hardware."""
         return {
@@ -397,7 +474,7 @@ class NetConfig:
             "spike_count": self.count_bits,
             "error": bits_signed(*self.error_range),
             "hidden_vfb": bits_signed(-self.vfb_hidden_max, self.vfb_hidden_max),
-            "delta_accumulator": bits_signed(-self.delta_batch_max, self.delta_batch_max),
+            "delta_accumulator": max(self.delta_bits("hidden"), self.delta_bits("output")),
         }
 
     def replace(self, **changes) -> "NetConfig":
@@ -431,7 +508,7 @@ class NetConfig:
 
 #: Fields added after runs were first recorded -> the value that behaves as before the field
 #: existed (see :meth:`NetConfig.canonical_dict`).
-LATER_FIELDS = {"lr_rounding": "floor"}
+LATER_FIELDS = {"lr_rounding": "floor", "delta_sat_bits": None}
 
 
 # ---------------------------------------------------------------------- presets (Table D.2)

@@ -243,6 +243,13 @@ def plan(cfg: NetConfig, batch: int, mode: str = "auto") -> Plan:
     pl = _plans.get(key)
     if pl is None:
         mem = trace_memory(cfg, batch)
+        if cfg.delta_sat_bits is not None:
+            # the online chunks sum samples before they reach the delta registers: the
+            # saturating ones need each sample's term on its own, which the deferred form has
+            if mode == "online":
+                raise ValueError("trace_mode 'online' does not support delta_sat_bits "
+                                 "(saturating delta registers): use 'deferred' or 'auto'")
+            mode = "deferred"
         if mode == "auto":
             mode = "online" if mem["online"] < mem["deferred"] else "deferred"
         chunk = _online_chunk(cfg, batch) if mode == "online" else CHUNK
@@ -661,6 +668,39 @@ if HAVE_NUMBA:
                             out[i0 + i, h] += p * g[b, t, h]
 
 
+if HAVE_NUMBA:
+    @njit(cache=True, nogil=True)
+    def _delta_sat_kernel(pre, g, lo, hi, out, part, n_parts):
+        """As :func:`_delta_kernel`, but ``out`` is a saturating register: each sample's term
+        ``sum_t pre[b,t,i] * g[b,t,h]`` is formed exactly, then ``out = min(max(out + term,
+        lo), hi)``, sample after sample (:func:`intsnn.golden.ops.batch_delta`).  The order
+        over samples is kept per synapse, so the blocks of inputs still run in parallel."""
+        nb, nt, ni = pre.shape
+        nh = g.shape[2]
+        n_blk = (ni + _IB - 1) // _IB
+        idx = np.empty(_IB, np.int64)
+        term = np.zeros((_IB, nh), np.int64)
+        touched = np.zeros(_IB, np.int8)
+        for blk in range(part, n_blk, n_parts):
+            i0 = blk * _IB
+            i1 = min(ni, i0 + _IB)
+            for b in range(nb):
+                for t in range(nt):
+                    row = pre[b, t, i0:i1]
+                    for m in range(_nonzero(row, idx)):
+                        i = idx[m]
+                        p = np.int64(row[i])
+                        touched[i] = 1
+                        for h in range(nh):
+                            term[i, h] += p * g[b, t, h]
+                for i in range(i1 - i0):
+                    if touched[i]:
+                        touched[i] = 0
+                        for h in range(nh):
+                            out[i0 + i, h] = min(max(out[i0 + i, h] + term[i, h], lo), hi)
+                            term[i, h] = 0
+
+
 def _check_x(cfg: NetConfig, x) -> np.ndarray:
     """Validate the input batch; return it as uint8 (<= 8 input bits) or uint16, copying only
     when its dtype is another integer type.
@@ -829,6 +869,14 @@ def _delta(pre, pg, vfb, dtype, parallel: bool):
     return out.T.astype(ITYPE)
 
 
+def _delta_sat(pre, pg, vfb, lo: int, hi: int, parallel: bool):
+    g = pg.astype(np.int64) * as_int(vfb)[:, None, :]
+    out = np.zeros((pre.shape[2], g.shape[2]), np.int64)
+    n_blk = -(-pre.shape[2] // _IB)
+    _in_parts(_delta_sat_kernel, min(_threads, n_blk) if parallel else 1, pre, g, lo, hi, out)
+    return out.T.copy()
+
+
 def _delta_dtype(vfb, corr_max: int):
     """int32 when this batch provably fits: ``|Delta[h, i]| <= sum_b |v_fb[b, h]| * T_corr_max``
     (eq. 3.17 with every weight trace at its bound, ``NetConfig.hidden_corr_max``)."""
@@ -840,8 +888,21 @@ def deltas_fast(ff: FastForward, vfb_output, vfb_hidden, cfg: NetConfig | None =
     """Eq. 3.17 for both layers from the recorded history (deferred form, module docstring).
 
     With ``cfg`` the accumulators of a layer are int32 when the batch's feedback voltages prove
-    31 bits enough (:func:`_delta_dtype`), int64 otherwise.
+    31 bits enough (:func:`_delta_dtype`), int64 otherwise; and a layer with a saturating delta
+    register (``cfg.delta_sat_bits``) saturates after each sample's term, in sample order
+    (:func:`_delta_sat_kernel`; without ``cfg`` the sums are exact).
     """
+    if cfg is not None and cfg.delta_sat_bits is not None:
+        # saturating registers (NetConfig.delta_sat_bits): sample by sample, per synapse
+        out = []
+        for layer, pre, pg, vfb, par in (("hidden", ff.pre_hidden, ff.pg_hidden, vfb_hidden, True),
+                                         ("output", ff.pre_output, ff.pg_output, vfb_output,
+                                          False)):
+            if cfg.delta_saturates(layer):
+                out.append(_delta_sat(pre, pg, vfb, *cfg.delta_range(layer), par))
+            else:
+                out.append(_delta(pre, pg, vfb, np.int64, par))
+        return tuple(out)
     dt_h = dt_o = np.int64
     if cfg is not None:
         dt_h = _delta_dtype(vfb_hidden, cfg.hidden_corr_max)

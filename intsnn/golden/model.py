@@ -63,7 +63,9 @@ class SampleRecord:
     ``steps``: dict of (T, ...) arrays: in_spikes, v_hidden (pre-reset), s_hidden, pg_hidden,
     pre_hidden, v_output, s_output, pg_output, pre_output.  ``corr_hidden`` (H, I) and
     ``corr_output`` (O, H) at the end; ``counts``, ``prediction``, ``error``, ``vfb_output``,
-    ``vfb_hidden``; ``delta_hidden``/``delta_output``: this sample's eq. 3.17 summand.
+    ``vfb_hidden``; ``delta_hidden``/``delta_output``: this sample's eq. 3.17 summand (exact;
+    :func:`intsnn.golden.ops.batch_delta` over a batch's records gives :meth:`IntSNN.batch_deltas`,
+    also with saturating registers).
     """
 
     steps: dict
@@ -99,6 +101,8 @@ class IntSNN:
                  fast: bool = True, trace_mode: str = "auto"):
         if trace_mode not in TRACE_MODES:
             raise ValueError(f"trace_mode must be one of {TRACE_MODES}, got {trace_mode!r}")
+        if trace_mode == "online" and cfg.delta_sat_bits is not None:
+            plan(cfg, cfg.batch_size, trace_mode)  # raises: the online form sums samples first
         self.cfg = cfg
         self.seed = int(seed)
         self.weights = weights.copy() if weights is not None else init_weights(cfg, seed)
@@ -195,7 +199,9 @@ class IntSNN:
         bits = loss_rng_bits(cfg, self.seed, self.updates if update is None else update,
                              [position])
         e, vo, vh = ref.error_signals(cfg, self.weights, f.counts, f.s_output, lab, bits)
-        dh, do = ref.deltas(cfg, f, vo, vh)
+        # the sample's own term, exact: a saturating batch register (delta_sat_bits) acts
+        # only where the terms are added up (batch_deltas; ops.batch_delta over the records)
+        dh, do = ref.deltas(cfg.replace(delta_sat_bits=None), f, vo, vh)
         return SampleRecord({k: v[0] for k, v in f.record.items()}, f.corr_hidden[0],
                             f.corr_output[0], f.counts[0], int(f.prediction[0]), e[0], vo[0],
                             vh[0], dh, do)

@@ -16,7 +16,7 @@ from .counter_hash import counter_hash
 __all__ = [
     "ITYPE", "as_int", "saturate", "lif_voltage", "spike", "pseudo_grad", "hard_reset",
     "pre_trace", "corr_trace", "b16", "quantize", "prediction_error", "clip", "round_offset",
-    "weight_update", "LR_ROUND_KEY", "WEYL",
+    "weight_update", "LR_ROUND_KEY", "WEYL", "batch_delta",
 ]
 
 ITYPE = np.int64
@@ -102,6 +102,25 @@ def prediction_error(counts, labels, cfg: NetConfig, rng_bits=None) -> np.ndarra
             raise ValueError("loss='random' needs rng_bits")
         e = np.where(e == 0, as_int(rng_bits), e)
     return e
+
+
+def batch_delta(cfg: NetConfig, layer: str, terms) -> np.ndarray:
+    """Eq. 3.17's batch sum of the per-sample terms ``terms`` (B, ...) into ``layer``'s delta
+    register.
+
+    Exact (``sum_b``) unless ``cfg.delta_saturates(layer)``; then the register saturates to
+    ``cfg.delta_range(layer)`` after each sample's term is added, in sample order:
+    ``D <- sat(D + term[b])`` for ``b = 0 .. B-1`` from ``D = 0`` (docs/algorithm.md,
+    "Saturating delta accumulators").
+    """
+    terms = as_int(terms)
+    if not cfg.delta_saturates(layer):
+        return terms.sum(axis=0)
+    lo, hi = cfg.delta_range(layer)
+    d = np.zeros(terms.shape[1:], ITYPE)
+    for term in terms:
+        d = np.clip(d + term, lo, hi)
+    return d
 
 
 def clip(d, bound: int) -> np.ndarray:

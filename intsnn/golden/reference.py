@@ -177,14 +177,19 @@ def error_signals(cfg: NetConfig, w: Weights, counts, s_output, labels, rng_bits
 
 
 def deltas(cfg: NetConfig, fwd: Forward, vfb_output, vfb_hidden):
-    """Eq. 3.17 (3.22 for CSNN): batch-summed ``Delta = sum_b v_fb * T_corr`` of both layers."""
-    d_out = np.einsum("bo,boh->oh", vfb_output, fwd.corr_output)
+    """Eq. 3.17 (3.22 for CSNN): batch-summed ``Delta = sum_b v_fb * T_corr`` of both layers.
+
+    With ``cfg.delta_sat_bits`` a layer's sum saturates after each sample's term, in sample
+    order (:func:`~intsnn.golden.ops.batch_delta`)."""
     if cfg.arch == "csnn":
         vf = vfb_hidden.reshape(vfb_hidden.shape[0], cfg.conv_filters, -1)
         d_hid = np.einsum("bfp,bfpk->fk", vf, fwd.corr_hidden)
-    else:
-        d_hid = np.einsum("bh,bhi->hi", vfb_hidden, fwd.corr_hidden)
-    return d_hid, d_out
+        return d_hid, np.einsum("bo,boh->oh", vfb_output, fwd.corr_output)
+    if cfg.delta_sat_bits is None:
+        return (np.einsum("bh,bhi->hi", vfb_hidden, fwd.corr_hidden),
+                np.einsum("bo,boh->oh", vfb_output, fwd.corr_output))
+    return (ops.batch_delta(cfg, "hidden", as_int(vfb_hidden)[:, :, None] * fwd.corr_hidden),
+            ops.batch_delta(cfg, "output", as_int(vfb_output)[:, :, None] * fwd.corr_output))
 
 
 def apply_update(cfg: NetConfig, w: Weights, d_hid, d_out, seed: int = 0,

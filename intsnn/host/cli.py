@@ -22,13 +22,23 @@ def _net_args(p, data: bool = True):
                    help="S, shadow weight bits (8..16; must match the bitstream)")
     p.add_argument("--inference-bits", type=int_in(2, 16), default=8,
                    help="Q, inference weight bits (2..S; must match the bitstream)")
+    p.add_argument("--delta-sat-bits", type=int_in(2, 62), default=None,
+                   help="saturating batch delta registers of at most this many bits (default: "
+                        "exact; mnist-snn fits the LFE5U-85F with 24; must match the bitstream)")
     p.add_argument("--data-dir", type=data_dir_arg, default=None,
                    help="data folder (default: $INTSNN_DATA, else the embedded real subset)")
     p.add_argument("--data-name", default=None, help="which SHD-format pair")
 
 
+def _overrides(a) -> dict:
+    over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+    if a.delta_sat_bits is not None:
+        over["delta_sat_bits"] = a.delta_sat_bits
+    return over
+
+
 def add_parsers(sub) -> None:
-    from ..hw.board.ulx3s import DEFAULT_BAUD
+    from ..hw.board.ulx3s import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ
 
     f = sub.add_parser("fpga", formatter_class=HelpFormatter,
                        help="train or evaluate on a board over its UART, checked against golden",
@@ -64,6 +74,9 @@ def add_parsers(sub) -> None:
                                    "summary.  Slow: tens of minutes.")
     b.add_argument("--board", required=True, choices=("ulx3s-85f",), help="target board")
     b.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD, help="UART baud rate")
+    b.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+                   help="core clock made by the ECP5 PLL from the 25 MHz oscillator "
+                        "(25: the oscillator, no PLL)")
     _net_args(b)
     b.add_argument("--out", required=True, help="output folder")
     b.set_defaults(run=run_build)
@@ -71,7 +84,7 @@ def add_parsers(sub) -> None:
 
 def _options(a):
     from ..host.fpga import FpgaOptions
-    over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+    over = _overrides(a)
     return FpgaOptions(mode=getattr(a, "mode", "train"), preset=a.preset,
                        port=getattr(a, "port", ""), baud=a.baud,
                        timeout_s=getattr(a, "timeout", 10.0), data_dir=a.data_dir,
@@ -110,10 +123,11 @@ def run_build(a) -> int:
     def body() -> int:
         tr = load_data(a.preset, "train", a.data_dir, name=a.data_name)
         te = load_data(a.preset, "test", a.data_dir, name=a.data_name)
-        over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+        over = _overrides(a)
         cfg = make_config(a.preset, check_classes(tr, te), a.shadow_bits, a.inference_bits,
                           a.batch_size, **over)
-        m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board)
+        m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board,
+                        clock_mhz=a.clock_mhz)
         return 0 if m["timing_met"] else 1
 
     return run_command("intsnn build", body, errors=(BuildError,))

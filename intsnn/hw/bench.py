@@ -21,6 +21,7 @@ from ..golden.config import LayerParams, NetConfig
 from ..golden.init import Weights
 from . import host_protocol as hp
 from .config import HwConfig, words as word_count
+from .conv_geometry import hidden_order
 from .core import IntSNNCore
 from .ram import Ram
 
@@ -207,7 +208,8 @@ class Host:
     async def load_weights(self, cfg: NetConfig, w: Weights):
         for (h, i), v in np.ndenumerate(w.hidden):
             await self.write(hp.addr(hp.REGION_W_HIDDEN, h, i), int(v))
-        for (o, h), v in np.ndenumerate(w.output):
+        # the W_OUTPUT column is the core's hidden index (position-major for csnn)
+        for (o, h), v in np.ndenumerate(np.asarray(w.output)[:, hidden_order(cfg)]):
             await self.write(hp.addr(hp.REGION_W_OUTPUT, o, h), int(v))
         if cfg.arch == "rsnn":
             for (h, j), v in np.ndenumerate(w.recurrent):
@@ -215,15 +217,15 @@ class Host:
 
     async def read_weights(self, cfg: NetConfig) -> Weights:
         S, Q = cfg.shadow_bits, cfg.inference_bits
-        H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-        wh = np.zeros((H, I), np.int64)
+        H, O = cfg.n_hidden, cfg.n_out
+        wh = np.zeros(hp.hidden_weight_shape(cfg), np.int64)
         wo = np.zeros((O, H), np.int64)
-        for h in range(H):
-            for i in range(I):
-                wh[h, i] = await self.read(hp.addr(hp.REGION_W_HIDDEN, h, i), S)
+        for (h, i), _ in np.ndenumerate(wh):
+            wh[h, i] = await self.read(hp.addr(hp.REGION_W_HIDDEN, h, i), S)
+        order = hidden_order(cfg)
         for o in range(O):
             for h in range(H):
-                wo[o, h] = await self.read(hp.addr(hp.REGION_W_OUTPUT, o, h), S)
+                wo[o, order[h]] = await self.read(hp.addr(hp.REGION_W_OUTPUT, o, h), S)
         rec = None
         if cfg.arch == "rsnn":
             rec = np.zeros((H, H), np.int64)

@@ -20,17 +20,18 @@ from ..sw.progress import format_seconds, heartbeat
 from .config import DEFAULT_LANES, HwConfig
 from .generate import TOP, generate
 
-__all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count",
+__all__ = ["DEFAULT_LANES", "config_for", "classes_from_data", "class_count", "delta_sat_hint",
            "install_outputs", "run_generate"]
 
 
 def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=None,
                batch_size=None, headroom=None, lr_rounding=None, error=None, loss=None,
-               clip_order=None, rec_source=None):
+               clip_order=None, rec_source=None, delta_sat_bits=None):
     """The preset's :class:`NetConfig` with the command-line overrides applied."""
     over = {"headroom": headroom}
     for field, value in (("lr_rounding", lr_rounding), ("error_mode", error), ("loss", loss),
-                         ("clip_order", clip_order), ("rec_source", rec_source)):
+                         ("clip_order", clip_order), ("rec_source", rec_source),
+                         ("delta_sat_bits", delta_sat_bits)):
         if value is not None:
             over[field] = value
     if n_out is not None:
@@ -38,6 +39,19 @@ def config_for(name: str, shadow_bits: int = 16, inference_bits: int = 8, n_out=
     if batch_size is not None:
         over["batch_size"] = batch_size
     return preset(name, shadow_bits, inference_bits, **over)
+
+
+def delta_sat_hint(cfg) -> str | None:
+    """What to try when the block RAM does not suffice: saturating delta registers of the width
+    the clipped update can use (``NetConfig.delta_sat_bits``), if that is narrower than exact."""
+    if cfg.arch == "csnn" or cfg.delta_sat_bits is not None:
+        return None
+    n = max(cfg.delta_lossless_bits(k) for k in ("hidden", "output"))
+    if n >= max(cfg.delta_exact_bits(k) for k in ("hidden", "output")):
+        return None
+    return (f"hint: --delta-sat-bits {n} stores the batch deltas in {n}-bit saturating "
+            f"registers instead of {cfg.widths()['delta_accumulator']} bits (the width the "
+            f"clipped update can use; docs/algorithm.md, 'Saturating delta accumulators')")
 
 
 def classes_from_data(preset_name: str, data_dir, data_name=None) -> int:
@@ -80,7 +94,7 @@ def run_generate(a) -> int:
     n_out, note = class_count(a)
     cfg = config_for(a.preset, a.shadow_bits, a.inference_bits, n_out, a.batch_size,
                      a.headroom, getattr(a, "lr_rounding", None), a.error, a.loss,
-                     a.clip_order, a.rec_source)
+                     a.clip_order, a.rec_source, getattr(a, "delta_sat_bits", None))
     lanes = DEFAULT_LANES if a.lanes is None else a.lanes
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     n_act = getattr(a, "activity_samples", 0)
@@ -136,6 +150,8 @@ def run_generate(a) -> int:
         p = man["pnr"]
         print(f"{p['device']}: " + (format_fmax(p["fmax_mhz"]) if p["fits"]
                                     else f"does not fit ({p['reason']})"))
+        if not p["fits"] and "BRAM" in p["reason"] and (hint := delta_sat_hint(cfg)):
+            print(hint)
         for clk, cp in p.get("critical_path", {}).items():
             print(f"critical path ({clk}): {cp['delay_ns']} ns ({cp['routing_ns']} routing) "
                   f"{cp['from']} -> {cp['to']}")

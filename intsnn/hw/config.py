@@ -65,22 +65,15 @@ def acc_bits(cfg: NetConfig, layer: str) -> int:
 
 
 def delta_bits(cfg: NetConfig, layer: str) -> int:
-    """Width of a batch delta accumulator of ``layer`` (never overflows).
+    """Width of a batch delta accumulator of ``layer``: :meth:`NetConfig.delta_bits`.
 
-    ``NetConfig.widths()["delta_accumulator"]`` bounds both layers by the larger one.  Per layer
-    (eq. 3.17 summed over a batch): ``|Delta| <= B * vfb_max * corr_max`` with the output
-    layer's ``vfb_output_max * output_corr_max`` (``|e| * T * max P_hidden-spike``) and the
-    hidden layer's ``vfb_hidden_max * hidden_corr_max``; for shd-snn the output layer needs 20
-    bits where the shared width was 39.
+    Exact per layer (eq. 3.17 summed over a batch: ``|Delta| <= B * vfb_max * corr_max`` with
+    the layer's own bounds; for shd-snn the output layer needs 19 bits where the shared width
+    ``NetConfig.widths()["delta_accumulator"]`` is 39), or ``delta_sat_bits`` where that is
+    narrower, and then the register saturates exactly as the golden model's
+    (:func:`intsnn.golden.ops.batch_delta`).
     """
-    if layer == "hidden":
-        per = cfg.vfb_hidden_max * cfg.hidden_corr_max
-    elif layer == "output":
-        per = cfg.vfb_output_max * cfg.output_corr_max
-    else:
-        raise ValueError(f"layer must be 'hidden' or 'output', not {layer!r}")
-    bound = cfg.batch_size * per
-    return bits_signed(-bound, bound)
+    return cfg.delta_bits(layer)
 
 
 class MemorySpec(NamedTuple):
@@ -139,9 +132,11 @@ class HwConfig:
     Parameters
     ----------
     net : :class:`~intsnn.golden.config.NetConfig`
-        Arch ``snn``/``rsnn`` (either ``rec_source``); every error mode (Direct, Final,
+        Arch ``snn``/``rsnn`` (either ``rec_source``) or ``csnn`` (lanes over filters: ``lanes``
+        must divide ``conv_filters``); every error mode (Direct, Final,
         Feedback), every loss (standard, positive, random), both clip orders; the floor of
-        eq. 3.18's shifts (``lr_rounding="floor"``).
+        eq. 3.18's shifts (``lr_rounding="floor"``); exact or saturating batch delta
+        registers (``delta_sat_bits``; :func:`delta_bits`).
     lanes : int
         ``P``, synapses processed per cycle: a power of two in ``1..64`` (a lane is a bit slice
         of a neuron index).
@@ -184,8 +179,10 @@ class HwConfig:
         if lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two (a lane is a bit slice of a neuron "
                              f"index), not {lanes!r}")
-        if cfg.arch not in ("snn", "rsnn"):
-            raise ValueError(f"arch {cfg.arch!r} is not supported in hardware (snn, rsnn)")
+        if cfg.arch == "csnn" and cfg.conv_filters % lanes:
+            # lanes run over filters: a hidden word is P filters of one position (conv_source)
+            raise ValueError(f"lanes={lanes} must divide conv_filters={cfg.conv_filters} for "
+                             f"csnn (the lanes of a hidden word are filters of one position)")
         if cfg.lr_rounding != "floor":
             # the update lanes shift without an offset; docs/algorithm.md says what dither costs
             raise ValueError(f"lr_rounding {cfg.lr_rounding!r} is not supported in hardware "
@@ -219,6 +216,26 @@ class HwConfig:
     def OW(self) -> int:
         """Words of ``lanes`` output neurons."""
         return words(self.net.n_out, self.lanes)
+
+    @property
+    def FW(self) -> int:
+        """CSNN: words of ``lanes`` filters, ``conv_filters / lanes`` (one position's hidden
+        neurons); ``HW = conv_out_side**2 * FW``.  Dense archs: ``HW``."""
+        if self.net.arch == "csnn":
+            return self.net.conv_filters // self.lanes
+        return self.HW
+
+    @property
+    def hidden_pre(self) -> int:
+        """Pre-synaptic indices of a hidden neuron: ``n_in``, or the ``conv_kernel**2`` taps of
+        the CSNN's kernel."""
+        return self.net.conv_kernel ** 2 if self.net.arch == "csnn" else self.net.n_in
+
+    @property
+    def w_hidden_words(self) -> int:
+        """Words of the hidden weight (and delta) memory: ``n_in * HW``, or the CSNN's kernel
+        memory ``conv_kernel**2 * FW`` (one kernel shared by all positions)."""
+        return self.hidden_pre * self.FW
 
     @property
     def lane_bits(self) -> int:
@@ -320,14 +337,18 @@ class HwConfig:
         T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
         S, Q = cfg.shadow_bits, cfg.inference_bits
         IW, HW, OW = self.IW, self.HW, self.OW
+        conv = cfg.arch == "csnn"
         mem = {
-            "w_hidden": MemorySpec(I * HW, S, L, signed=True, write_enables="lane",
-                                   group="static", purpose="hidden shadow weights [i][h-word]"),
+            "w_hidden": MemorySpec(self.w_hidden_words, S, L, signed=True, write_enables="lane",
+                                   group="static", purpose=(
+                                       "kernel shadow weights [tap][f-word]" if conv else
+                                       "hidden shadow weights [i][h-word]")),
             "w_output": MemorySpec(H * OW, S, L, signed=True, write_enables="lane",
                                    group="static", purpose="output shadow weights [h][o-word]"),
-            "delta_hidden": MemorySpec(I * HW, self.delta_hidden_bits, L, signed=True,
-                                       group="batch",
-                                       purpose="hidden delta accumulators [i][h-word]"),
+            "delta_hidden": MemorySpec(self.w_hidden_words, self.delta_hidden_bits, L,
+                                       signed=True, group="batch", purpose=(
+                                           "kernel delta accumulators [tap][f-word]" if conv
+                                           else "hidden delta accumulators [i][h-word]")),
             "delta_output": MemorySpec(H * OW, self.delta_output_bits, L, signed=True,
                                        group="batch",
                                        purpose="output delta accumulators [h][o-word]"),
@@ -376,8 +397,8 @@ class HwConfig:
     # ------------------------------------------------------------------ schedule constants
     @property
     def update_words(self) -> int:
-        """Weight (and delta) words an UPDATE walks: ``n_in*HW + n_hidden*OW``."""
-        return self.net.n_in * self.HW + self.net.n_hidden * self.OW
+        """Weight (and delta) words an UPDATE walks: ``w_hidden_words + n_hidden*OW``."""
+        return self.w_hidden_words + self.net.n_hidden * self.OW
 
     @property
     def stream_beats(self) -> int:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..golden.config import NetConfig
+from ..golden.fast_csnn import position_major
 from .config import HwConfig, words
+from .conv_geometry import pairs_per_pixel
 
 __all__ = ["expected_cycles", "expected_update_cycles", "stream_cycles", "overlap_cycles",
            "single_buffered_cycles", "sample_work",
@@ -51,9 +53,12 @@ CYCLE_FORMULA = (
     f"          + sum_{{o-words g}} (2 + act(g) * (H + {_L.DELTA_LATENCY - 1}))\n"
     f"          + sum_{{h-words g}} (2 + act(g) * (I + {_L.DELTA_LATENCY - 1})) ]\n"
     "IW,HW,OW = ceil(n/P); nnz = nonzero values; nzw = words with a nonzero value;\n"
+    "CSNN: HW*nnz_x(t) -> FW * (position, tap) pairs of the nonzero pixels (FW = F/P; pixels\n"
+    "in no window are no events), I -> k*k (taps), hidden words in position-major order;\n"
     "act(g) = some pseudo-gradient in word g at some step and the word's feedback\n"
     "(v_fb_out or vfb_hidden) is not all zero; T - soft_error_start counts only when > 0")
-UPDATE_FORMULA = f"n_in*HW + n_hidden*OW + {_L.UPDATE_LATENCY - 1} (drain) + 1 (done)"
+UPDATE_FORMULA = (f"n_in*HW (CSNN: k*k*FW) + n_hidden*OW + {_L.UPDATE_LATENCY - 1} (drain) "
+                  f"+ 1 (done)")
 WORK_DEFINITION = (
     "word operations of P lanes: sum_t [HW*nnz_x(t) + (rsnn, t>0) HW*nnz_q(t) + OW*nspk_h(t)] "
     "(synaptic events) + T*(HW + OW) (neuron updates) + OW (error) + train * [H*OW (feedback "
@@ -95,6 +100,28 @@ def _recurrent_inputs(cfg: NetConfig, v_hidden, s_hidden, t: int):
     return v >> cfg.rec_shift
 
 
+def _conv_view(cfg: NetConfig, x, s_hidden, pg_hidden, vfb_hidden):
+    """CSNN: the hidden observables in the core's position-major order (``hq = p*F + f``), and
+    the input events as the event engine sees them: only pixels inside some window, each
+    weighted by its (position, tap) pairs.  Returns ``(x_events, pairs, s, pg, vfb)``; dense
+    archs: ``x`` unchanged and one pair per input."""
+    if cfg.arch != "csnn":
+        return x, None, s_hidden, pg_hidden, vfb_hidden
+    pairs = pairs_per_pixel(cfg)
+    f = cfg.conv_filters
+    vfb = None if vfb_hidden is None else position_major(np.asarray(vfb_hidden), f)
+    return (np.where(pairs > 0, np.asarray(x), 0), pairs, position_major(np.asarray(s_hidden), f),
+            position_major(np.asarray(pg_hidden), f), vfb)
+
+
+def _input_fanout(hw: HwConfig, pairs, xt) -> int:
+    """Destination words of the input events of one step: ``HW`` per event (dense) or ``FW``
+    per (position, tap) pair of each event (CSNN)."""
+    if pairs is None:
+        return hw.HW * int(np.count_nonzero(xt))
+    return hw.FW * int(pairs[np.asarray(xt) != 0].sum())
+
+
 def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
                     vfb_output, vfb_hidden, train: bool = True) -> int:
     """Cycles of one TRAIN (or INFER) sample from its observables (golden ``run_sample``).
@@ -106,12 +133,14 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     """
     hw = HwConfig(net=cfg, lanes=lanes)
     IW, HW, OW = hw.IW, hw.HW, hw.OW
-    T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
+    T, I, H = cfg.timesteps, hw.hidden_pre, cfg.n_hidden
     rd = hw.event_overhead
+    x, pairs, s_hidden, pg_hidden, vfb_hidden = _conv_view(cfg, x, s_hidden, pg_hidden,
+                                                           vfb_hidden)
     cyc = 0
     for t in range(T):
-        zw, nz = _events(x[t], lanes)
-        cyc += rd + IW + zw + HW * nz
+        zw, _ = _events(x[t], lanes)
+        cyc += rd + IW + zw + _input_fanout(hw, pairs, x[t])
         if cfg.arch == "rsnn" and t > 0:
             zw, nz = _events(_recurrent_inputs(cfg, v_hidden, s_hidden, t), lanes)
             cyc += rd + HW + zw + HW * nz
@@ -194,10 +223,12 @@ def sample_work(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg
     ``"total"``."""
     hw = HwConfig(net=cfg, lanes=lanes)
     IW, HW, OW = hw.IW, hw.HW, hw.OW
-    T, I, H = cfg.timesteps, cfg.n_in, cfg.n_hidden
+    T, I, H = cfg.timesteps, hw.hidden_pre, cfg.n_hidden
+    x, pairs, s_hidden, pg_hidden, vfb_hidden = _conv_view(cfg, x, s_hidden, pg_hidden,
+                                                           vfb_hidden)
     events = 0
     for t in range(T):
-        events += np.count_nonzero(x[t]) * HW + np.count_nonzero(s_hidden[t]) * OW
+        events += _input_fanout(hw, pairs, x[t]) + np.count_nonzero(s_hidden[t]) * OW
         if cfg.arch == "rsnn" and t > 0:
             events += np.count_nonzero(_recurrent_inputs(cfg, v_hidden, s_hidden, t)) * HW
     work = {"synaptic_events": int(events), "neuron_updates": T * (HW + OW), "error": OW,

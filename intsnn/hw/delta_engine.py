@@ -18,7 +18,8 @@ lands while the next group's words are read: ``(address, layer)`` travel with th
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
 
 Golden twin: :func:`intsnn.golden.fast.deltas_fast` (= :func:`intsnn.golden.reference.deltas`),
-one sample: ``Delta += v_fb * T_corr``.
+one sample: ``Delta += v_fb * T_corr``; with ``NetConfig.delta_sat_bits`` a layer whose exact
+width is wider saturates after each sample's term (:func:`intsnn.golden.ops.batch_delta`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from amaranth.lib.wiring import In
 
 from .lanes import pack
 from .config import check_config
+from .kernel_delta import PatchWalk
 from .ram import MemoryClient, ram_shape
 from .trees import adder_tree
 from .walk import ControlSignature, zero_enables
@@ -71,11 +73,17 @@ class DeltaEngine(MemoryClient):
         layer = Signal()                        # 0: output layer, 1: hidden layer
         g = Signal(range(max(2, OW, HW)))       # group: post-synaptic word
         pre = Signal(range(max(2, I, H)))       # pre-synaptic index
-        addr = Signal(range(max(2, I * HW, H * OW)))   # delta word (pre, g): a counter
+        addr = Signal(range(max(2, hw.w_hidden_words, H * OW)))   # delta word (pre, g): a counter
         pg = Signal(ram_shape(hw.memories["pg_hidden"])[0])    # the group's pg history word
         fb = Signal(data.ArrayLayout(signed(max(hw.vfb_output_bits, w["hidden_vfb"])), L))
         groups = Mux(layer, HW, OW)
-        n_pre = Mux(layer, I, H)
+        n_pre = Mux(layer, hw.hidden_pre, H)
+        conv = cfg.arch == "csnn"
+        if conv:
+            # eq. 3.22: a hidden group walks the k*k taps of its position's patch into the
+            # shared kernel-delta words (docs/architecture.md, "CSNN")
+            m.submodules.patch = patch = PatchWalk(config=hw)
+            m.d.comb += patch.reset.eq(self.control.start)
         done = Signal()
         m.d.comb += self.control.done.eq(done)
 
@@ -106,6 +114,11 @@ class DeltaEngine(MemoryClient):
                 for port, lay in ((self.pg_output_r, 0), (self.error_r, 0),
                                   (self.pg_hidden_r, 1), (self.vfb_r, 1)):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(g)]
+                if conv:
+                    # the walker follows g (each group passes GROUP once) and loads the group's
+                    # first tap in DECIDE whether or not the group is skipped: no enable of it
+                    # depends on the words just read (that path set the clock)
+                    m.d.comb += patch.next_group.eq(layer & (g != 0))
                 m.next = "DECIDE"
             with m.State("DECIDE"):
                 pg_word = Signal.like(pg.as_value(), name="pg_word")
@@ -122,16 +135,23 @@ class DeltaEngine(MemoryClient):
                     lanes.append(Mux(layer, vfb, err))
                 fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
                 m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
+                if conv:
+                    m.d.comb += patch.begin.eq(layer)
                 with m.If((pg_word == 0) | (fb_now == 0)):
                     next_group()
                 with m.Else():
                     m.next = "DELTA"
             with m.State("DELTA"):
+                d_addr, p_idx = addr, pre       # the delta word and the pre-synaptic index
+                if conv:
+                    d_addr = Mux(layer, patch.addr, addr)
+                    p_idx = Mux(layer, patch.pixel, pre)
+                    m.d.comb += patch.step.eq(1)
                 for port, lay in ((self.delta_output_r, 0), (self.delta_hidden_r, 1)):
-                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(addr)]
+                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(d_addr)]
                 for port, lay in ((self.trace_output_r, 0), (self.trace_hidden_r, 1)):
-                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(pre >> lg)]
-                m.d.sync += [a_valid.eq(1), a_pre.eq(pre), a_addr.eq(addr)]
+                    m.d.comb += [port.en.eq(layer == lay), port.addr.eq(p_idx >> lg)]
+                m.d.sync += [a_valid.eq(1), a_pre.eq(p_idx), a_addr.eq(d_addr)]
                 with m.If(pre == n_pre - 1):
                     m.d.sync += drain.eq(hw.DELTA_LATENCY - 2)
                     m.next = "DRAIN"
@@ -174,13 +194,19 @@ class DeltaEngine(MemoryClient):
         m.d.sync += [prod[j].eq(fb[j] * corr[j]) for j in range(L)]
         m.d.sync += [old_c.eq(old_b), d_valid.eq(c_valid), d_addr.eq(c_addr),
                      d_layer.eq(c_layer)]
-        # stage D: delta += v_fb * corr, written
-        new = [Signal(signed(dbits), name=f"delta{j}") for j in range(L)]
+        # stage D: delta += v_fb * corr, written: exact in the layer's width where
+        # HwConfig.delta_*_bits bound the sums, else saturated to it (NetConfig.delta_sat_bits,
+        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order)
+        new = [Signal(signed(max(dbits, len(prod[j])) + 1), name=f"delta{j}") for j in range(L)]
         m.d.comb += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
+            name = ("output", "hidden")[lay]
+            vals = new
+            if cfg.delta_saturates(name):
+                lo, hi = cfg.delta_range(name)
+                vals = [Mux(v > hi, hi, Mux(v < lo, lo, v)) for v in new]
             with m.If(d_valid & (d_layer == lay)):
-                # exact in the layer's width (HwConfig.delta_*_bits bound the sums)
                 m.d.comb += [port.en.eq(1), port.addr.eq(d_addr),
-                             port.data.eq(pack(m, new, port.data.shape().elem_shape,
+                             port.data.eq(pack(m, vals, port.data.shape().elem_shape,
                                                f"delta_{lay}"))]
         return m

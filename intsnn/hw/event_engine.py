@@ -45,6 +45,7 @@ from amaranth.lib.wiring import In
 
 from .lanes import pack
 from .config import check_config
+from .conv_source import ConvScatter
 from .ram import MemoryClient
 from .trees import lowest_set
 from .walk import ControlSignature, zero_enables
@@ -87,7 +88,7 @@ class EventEngine(MemoryClient):
         hw, cfg = self.config, self.config.net
         L, IW, HW, OW = hw.lanes, hw.IW, hw.HW, hw.OW
         QS = cfg.quant_shift
-        rsnn = cfg.arch == "rsnn"
+        rsnn, conv = cfg.arch == "rsnn", cfg.arch == "csnn"
         vshape = signed(hw.event_value_bits)
         zero_enables(m, *self.port_list("r"), *self.port_list("w"))
 
@@ -99,7 +100,7 @@ class EventEngine(MemoryClient):
         used = Signal(L)                        # its lanes already accumulated
         src_depth = max(hw.memories["frames"].depth, HW) + 2
         ra1, ra2 = Signal(range(src_depth)), Signal(range(src_depth))  # words sw+1, sw+2
-        w_depth = max(cfg.n_in * HW, cfg.n_hidden * max(OW, HW))
+        w_depth = max(hw.w_hidden_words, cfg.n_hidden * max(OW, HW))
         sw_base = Signal(range(w_depth + L * max(HW, OW)))   # sw * lanes * stride
         wa = Signal(range(max(2, w_depth)))     # weight word of the event and destination word
         ev_v = Signal(vshape)
@@ -113,7 +114,13 @@ class EventEngine(MemoryClient):
             value.append(Mux(is_in, x, Mux(is_rec, q, s)))
         port_values = pack(m, value, vshape, "value")
         pending = Signal(L)
-        m.d.comb += pending.eq(Cat(cur[j] != 0 for j in range(L)) & ~used)
+        nonzero = Cat(cur[j] != 0 for j in range(L))
+        if conv:
+            # CSNN input events: the (position, tap) addresses come from the ConvScatter,
+            # which also masks the pixels that lie in no window (docs/architecture.md, "CSNN")
+            m.submodules.scatter = scatter = ConvScatter(config=hw)
+            nonzero = Mux(is_in, nonzero & scatter.covered, nonzero)
+        m.d.comb += pending.eq(nonzero & ~used)
         found, lane = lowest_set(m, pending, "event_lane")
         src_words = Mux(is_in, IW, HW)
         dst_last = Mux(is_spk, OW - 1, HW - 1)
@@ -136,6 +143,15 @@ class EventEngine(MemoryClient):
         def take_event():
             m.d.sync += [wa.eq(sw_base + lane_off), ev_v.eq(cur[lane]),
                          used.eq(used | (Const(1, L) << lane))]
+            if conv:
+                m.d.comb += [scatter.load.eq(is_in), scatter.lane.eq(lane)]
+
+        # the event's destination word, weight word and last destination
+        dst, w_addr, dst_end = dw, wa, dw == dst_last
+        if conv:
+            dst = Mux(is_in, scatter.acc_word, dw)
+            w_addr = Mux(is_in, scatter.w_word, wa)
+            dst_end = Mux(is_in, scatter.last, dst_end)
 
         # accumulate pipeline: p1 = the cycle after the reads (RAM outputs valid), p2, p3 = write
         p1_valid, p1_dw, p1_v = Signal(), Signal.like(dw), Signal.like(ev_v)
@@ -146,6 +162,8 @@ class EventEngine(MemoryClient):
                 on_start()
             with m.State("PREP"):   # t is valid from here: the frame's first word
                 m.d.sync += [ra1.eq(Mux(is_in, self.t * IW, 0)), sw.eq(0), sw_base.eq(0)]
+                if conv:
+                    m.d.comb += scatter.restart.eq(1)
                 m.next = "LOAD0"
                 on_start()
             with m.State("LOAD0"):
@@ -175,16 +193,20 @@ class EventEngine(MemoryClient):
                     m.d.sync += [cur.eq(port_values), used.eq(0), sw.eq(sw + 1),
                                  sw_base.eq(sw_base + L * stride), ra1.eq(ra2),
                                  ra2.eq(ra2 + 1), last_sw.eq(sw + 2 == src_words)]
+                    if conv:
+                        m.d.comb += scatter.advance.eq(1)
                 on_start()
             with m.State("ACC"):
                 read_source(ra1)
                 for port, s in ((self.w_hidden_r, SRC_INPUT), (self.w_output_r, SRC_SPIKES)) + (
                         ((self.w_recurrent_r, SRC_RECURRENT),) if rsnn else ()):
-                    m.d.comb += [port.en.eq(src == s), port.addr.eq(wa)]
+                    m.d.comb += [port.en.eq(src == s), port.addr.eq(w_addr)]
                 m.d.comb += [self.acc_hidden_r.en.eq(~is_spk), self.acc_output_r.en.eq(is_spk),
-                             self.acc_hidden_r.addr.eq(dw), self.acc_output_r.addr.eq(dw)]
-                m.d.sync += [p1_valid.eq(1), p1_dw.eq(dw), p1_v.eq(ev_v), wa.eq(wa + 1)]
-                with m.If(dw == dst_last):
+                             self.acc_hidden_r.addr.eq(dst), self.acc_output_r.addr.eq(dst)]
+                m.d.sync += [p1_valid.eq(1), p1_dw.eq(dst), p1_v.eq(ev_v), wa.eq(wa + 1)]
+                if conv:
+                    m.d.comb += scatter.step.eq(1)
+                with m.If(dst_end):
                     m.d.sync += dw.eq(0)
                     with m.If(found):
                         take_event()

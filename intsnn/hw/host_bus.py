@@ -82,7 +82,7 @@ class HostBus(MemoryClient):
         hw, cfg = self.config, self.config.net
         L, lg = hw.lanes, hw.lane_bits
         zero_enables(m, *self.port_list("r"), *self.port_list("w"))
-        weights = {hp.REGION_W_HIDDEN: ("w_hidden", hw.HW, cfg.shadow_bits),
+        weights = {hp.REGION_W_HIDDEN: ("w_hidden", hw.FW, cfg.shadow_bits),   # FW = HW (dense)
                    hp.REGION_W_OUTPUT: ("w_output", hw.OW, cfg.shadow_bits)}
         if cfg.arch == "rsnn":
             weights[hp.REGION_W_RECURRENT] = ("w_recurrent", hw.HW, cfg.inference_bits)

@@ -58,7 +58,7 @@ __all__ = [
     "CMD_TRAIN", "CMD_INFER", "CMD_UPDATE", "CMD_CLEAR_FRAMES",
     "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY", "STATUS_SHORT_SAMPLE",
     "STATUS_LONG_SAMPLE",
-    "addr", "beats_per_frame", "pack_frames", "to_signed", "to_word",
+    "addr", "hidden_weight_shape", "beats_per_frame", "pack_frames", "to_signed", "to_word",
 ]
 
 #: Cycles from ``w_en`` until the write has landed (and a COMMAND shows in ``busy``).
@@ -75,8 +75,10 @@ COL_BITS = 14
 # regions (address bits 28..31)
 REGION_CTRL = 0          #: control/status registers, row 0, col = register number
 REGION_COUNTS = 1        #: output spike counts, col = output neuron (read only)
-REGION_W_HIDDEN = 2      #: hidden shadow weights W_hid[h, i]: row = h, col = i (S bits, signed)
-REGION_W_OUTPUT = 3      #: output shadow weights W_out[o, h]: row = o, col = h (S bits, signed)
+REGION_W_HIDDEN = 2      #: hidden shadow weights W_hid[h, i]: row = h, col = i (S bits, signed);
+#: CSNN: the kernel K[f, tap], row = f, col = tap (:func:`hidden_weight_shape`)
+REGION_W_OUTPUT = 3      #: output shadow weights W_out[o, h]: row = o, col = h (S bits, signed);
+#: CSNN: col = the core's position-major hidden index p*F + f
 REGION_W_RECURRENT = 4   #: recurrent weights W_rec[h, j]: row = h, col = j (Q bits, signed; rsnn)
 
 # registers of REGION_CTRL (col)
@@ -113,6 +115,16 @@ def addr(region: int, row: int = 0, col: int = 0) -> int:
     if not 0 <= col < (1 << COL_BITS):
         raise ValueError(f"col must be in 0..{(1 << COL_BITS) - 1}, got {col!r}")
     return (region << REGION_SHIFT) | (row << ROW_SHIFT) | col
+
+
+def hidden_weight_shape(cfg) -> tuple[int, int]:
+    """(rows, cols) of W_HIDDEN: ``(n_hidden, n_in)``, or the CSNN's kernel ``(conv_filters,
+    conv_kernel**2)`` (row = filter, col = tap ``kr*k + kc``).  The CSNN's W_OUTPUT column is
+    the core's position-major hidden index ``p*conv_filters + f``
+    (:func:`intsnn.hw.conv_geometry.hidden_order` maps it to the golden model's index)."""
+    if cfg.arch == "csnn":
+        return cfg.conv_filters, cfg.conv_kernel ** 2
+    return cfg.n_hidden, cfg.n_in
 
 
 def beats_per_frame(n_in: int, lanes: int) -> int:

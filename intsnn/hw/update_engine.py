@@ -1,11 +1,11 @@
 """Update engine: the batch weight update (eqs. 3.18, 3.27), and clearing the deltas.
 
-UPDATE walks the hidden weight memory (``n_in * HW`` words) and then the output weight memory
-(``n_hidden * OW`` words), one word per cycle: read the weight and delta words; register them
-(so the block-RAM outputs are not in series with the arithmetic); the ``lanes`` registered
-:class:`~intsnn.hw.units.UpdateUnit`\\ s give ``sat_S(W - step(Delta) - (W >> wd))`` one cycle
-later (the clipped step is registered between the wide shift-and-clip and the saturating
-subtraction), written back with a zero delta
+UPDATE walks the hidden weight memory (``n_in * HW`` words; the CSNN's kernel: ``k*k * FW``)
+and then the output weight memory (``n_hidden * OW`` words), one word per cycle: read the
+weight and delta words; register them (so the block-RAM outputs are not in series with the
+arithmetic); the ``lanes`` registered :class:`~intsnn.hw.units.UpdateUnit`\\ s give
+``sat_S(W - step(Delta) - (W >> wd))`` one cycle later (the clipped step is registered between
+the wide shift-and-clip and the saturating subtraction), written back with a zero delta
 (:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 3).
 
 With ``clear`` (sampled with ``start``) it only writes the zero deltas and reads nothing, so the
@@ -63,7 +63,7 @@ class UpdateEngine(MemoryClient):
 
         # the hidden layer's walk, then the output layer's; the drain overlaps the
         # sequencer's last cycle, in which the final write lands
-        m.submodules.walk_h = walk_h = WordWalker(count=cfg.n_in * hw.HW)
+        m.submodules.walk_h = walk_h = WordWalker(count=hw.w_hidden_words)
         m.submodules.walk_o = walk_o = WordWalker(count=cfg.n_hidden * hw.OW,
                                                   drain=hw.UPDATE_LATENCY - 1)
         m.d.comb += [walk_h.start.eq(self.control.start), walk_o.start.eq(walk_h.done),

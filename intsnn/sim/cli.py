@@ -35,7 +35,8 @@ def _overrides(a) -> dict:
     if getattr(a, "headroom", None) is not None:
         over["headroom"] = a.headroom
     for opt, field in (("lr_rounding", "lr_rounding"), ("error", "error_mode"), ("loss", "loss"),
-                       ("clip_order", "clip_order"), ("rec_source", "rec_source")):
+                       ("clip_order", "clip_order"), ("rec_source", "rec_source"),
+                       ("delta_sat_bits", "delta_sat_bits")):
         if getattr(a, opt, None) is not None:
             over[field] = getattr(a, opt)
     return over

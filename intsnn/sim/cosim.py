@@ -47,6 +47,8 @@ import numpy as np
 from ..golden.config import LATER_FIELDS, NetConfig
 from ..golden.model import IntSNN
 from ..hw.config import DEFAULT_LANES as HW_DEFAULT_LANES, HwConfig
+from ..hw.conv_geometry import hidden_order
+from ..hw.host_protocol import hidden_weight_shape
 from ..sw import outputs
 from ..sw.progress import follow, format_seconds, heartbeat
 from ..sw.train import (DATASET_OF, EVAL_EPOCH, check_classes, data_digest, encode, load_data,
@@ -60,7 +62,7 @@ __all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
            "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
-HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
+HW_PRESETS = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 #: Default lane count per preset (synapses per cycle).
 DEFAULT_LANES = {p: HW_DEFAULT_LANES for p in HW_PRESETS}
 #: The cocotb test module.
@@ -211,7 +213,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
-                act_tr.append(sample_entry(cfg, lanes, rec))
+                act_tr.append(sample_entry(cfg, lanes, rec) if cfg.arch != "csnn" else None)
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -270,7 +272,7 @@ _GENERATE_OPTIONS = {"n_out": "--n-out", "batch_size": "--batch-size",
                      "shadow_bits": "--shadow-bits", "inference_bits": "--inference-bits",
                      "init_bits": "--headroom", "lr_rounding": "--lr-rounding",
                      "error_mode": "--error", "loss": "--loss", "clip_order": "--clip-order",
-                     "rec_source": "--rec-source"}
+                     "rec_source": "--rec-source", "delta_sat_bits": "--delta-sat-bits"}
 
 
 def regenerate_hint(cfg: NetConfig, lanes: int, diff) -> str:
@@ -437,6 +439,8 @@ def diagnose(mm: dict, cfg: NetConfig, seed: int, g, xtr, ytr, xte, yte) -> dict
         out["golden_batch_delta"] = int(dh[idx])
         out["weight_before_update"] = int(model.weights.hidden[idx])
     elif sig.startswith("w_output"):
+        # the report's column is the core's hidden index (position-major for csnn)
+        idx = (idx[0], int(hidden_order(cfg)[idx[1]]))
         out["golden_batch_delta"] = int(do[idx])
         out["weight_before_update"] = int(model.weights.output[idx])
     out["timestep"] = None
@@ -748,7 +752,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "diagnosis": diagnosis,
         "checked": {"train_samples": len(hw_pred_tr), "test_samples": n_te_done,
                     "updates": res["updates_checked"],
-                    "weights_per_update": cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden},
+                    "weights_per_update": (int(np.prod(hidden_weight_shape(cfg)))
+                                           + cfg.n_out * cfg.n_hidden)},
         "accuracy": {
             "test": {"hardware": float(np.mean(hw_pred_te == yte[:n_te_done]))
                      if n_te_done else None,

@@ -135,7 +135,8 @@ def load_trained(path, cfg: NetConfig) -> tuple[Weights, dict]:
         raise WeightsMismatch(f"--weights {p} was trained with {shown}"
                               f"{f' and {rest} more differing fields' if rest else ''}: build "
                               "that configuration (--shadow-bits, --inference-bits, --headroom, "
-                              "--batch-size, --n-hidden, --lr-rounding) or give weights of this "
+                              "--batch-size, --n-hidden, --lr-rounding, --delta-sat-bits) or "
+                              "give weights of this "
                               "one")
     try:
         with np.load(p, allow_pickle=False) as z:

@@ -13,7 +13,7 @@ from .command import run_command
 __all__ = ["main", "build_parser", "HelpFormatter"]
 
 PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
-HW_PRESET_NAMES = ("mnist-snn", "shd-snn", "shd-rsnn")
+HW_PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 
 
 def _add_modes(p: argparse.ArgumentParser):
@@ -42,6 +42,10 @@ def _add_precision(p: argparse.ArgumentParser):
                    help="rounding of eq. 3.18's learning-rate and decay shifts (default: the "
                         "preset's: floor at 16-bit shadow weights, dither below; the hardware "
                         "implements floor only; docs/algorithm.md)")
+    p.add_argument("--delta-sat-bits", type=int_in(2, 62), default=None,
+                   help="batch delta registers of at most this many bits, saturating after each "
+                        "sample's term (default: exact widths; at least the width the clipped "
+                        "update can use; docs/algorithm.md 'Saturating delta accumulators')")
 
 
 def _add_data(p: argparse.ArgumentParser):
@@ -232,6 +236,8 @@ def _train(a) -> int:
         over["clip_order"] = a.clip_order
     if a.lr_rounding is not None:
         over["lr_rounding"] = a.lr_rounding
+    if a.delta_sat_bits is not None:
+        over["delta_sat_bits"] = a.delta_sat_bits
     if a.rec_shift is not None:
         over["rec_shift"] = a.rec_shift
     if a.rec_source is not None:

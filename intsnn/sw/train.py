@@ -191,7 +191,7 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 #: Config fields set by a command-line option: named first when a resume is refused (the
 #: derived fields they change follow).
 _OPTION_FIELDS = ("shadow_bits", "inference_bits", "init_bits", "batch_size", "error_mode",
-                  "loss", "clip_order", "lr_rounding", "rec_shift", "rec_source", "n_hidden",
+                  "loss", "clip_order", "lr_rounding", "delta_sat_bits", "rec_shift", "rec_source", "n_hidden",
                   "n_out")
 
 

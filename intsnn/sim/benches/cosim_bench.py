@@ -49,6 +49,7 @@ from cocotb.utils import get_sim_time
 from intsnn.golden.config import NetConfig
 from intsnn.hw import cycles, host_protocol as hp, wishbone_protocol as wp
 from intsnn.hw.config import HwConfig
+from intsnn.hw.conv_geometry import hidden_order
 from intsnn.hw.scoreboard import mismatch_record
 from intsnn.sim.runner import sim_params
 from intsnn.sim.tb import HardwareHang, Program, ProgramRunner, pack_beats
@@ -193,12 +194,15 @@ class Bench:
 
     def check_weights(self, words, phase, sample, update, exp_h, exp_o, exp_r=None) -> bool:
         cfg = self.cfg
-        S, Q, H, I, O = cfg.shadow_bits, cfg.inference_bits, cfg.n_hidden, cfg.n_in, cfg.n_out
+        S, Q, H, O = cfg.shadow_bits, cfg.inference_bits, cfg.n_hidden, cfg.n_out
         qs = cfg.quant_shift
-        n_h, n_o = H * I, O * H
+        shape_h = hp.hidden_weight_shape(cfg)
+        n_h, n_o = shape_h[0] * shape_h[1], O * H
         wh, wo = words[:n_h], words[n_h:n_h + n_o]
+        # the core's W_OUTPUT columns are its hidden order (position-major for csnn)
+        exp_o = np.asarray(exp_o)[:, hidden_order(cfg)]
         bad = False
-        for name, w, exp, shape in (("w_hidden", wh, exp_h, (H, I)),
+        for name, w, exp, shape in (("w_hidden", wh, exp_h, shape_h),
                                     ("w_output", wo, exp_o, (O, H))):
             exp = np.asarray(exp, np.int64)
             shadow = _signed(w, S).reshape(shape)
@@ -215,7 +219,7 @@ class Bench:
 
     def read_weights(self, prog: Program, recurrent: bool):
         cfg = self.cfg
-        prog.read2d(hp.REGION_W_HIDDEN, cfg.n_hidden, cfg.n_in)
+        prog.read2d(hp.REGION_W_HIDDEN, *hp.hidden_weight_shape(cfg))
         prog.read2d(hp.REGION_W_OUTPUT, cfg.n_out, cfg.n_hidden)
         if recurrent:
             prog.read2d(hp.REGION_W_RECURRENT, cfg.n_hidden, cfg.n_hidden)
@@ -232,7 +236,8 @@ class Bench:
         cfg, d = self.cfg, self.d
         items = []
         w_hidden, w_output = self.w_start
-        regions = [(hp.REGION_W_HIDDEN, w_hidden), (hp.REGION_W_OUTPUT, w_output)]
+        regions = [(hp.REGION_W_HIDDEN, w_hidden),
+                   (hp.REGION_W_OUTPUT, np.asarray(w_output)[:, hidden_order(cfg)])]
         if cfg.arch == "rsnn":
             regions.append((hp.REGION_W_RECURRENT, d["w_recurrent0"]))
         for region, w in regions:
