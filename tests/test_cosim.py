@@ -37,6 +37,20 @@ def test_pack_beats_matches_host_protocol(input_bits, lanes, n):
     assert tb.pack_beats(x, input_bits, lanes) == hp.pack_frames(x, input_bits, lanes)
 
 
+@pytest.mark.parametrize("exp,act,index,n", [(5, 6, [0], 1), (7, 7, None, 0),
+                                           ([1, 2, 3], [1, 0, 0], [1], 2),
+                                           ([[1, 2]], [[1, 2]], None, 0)])
+def test_mismatch_record_scalars_and_arrays(exp, act, index, n):
+    """A differing scalar (prediction, CYCLES) is a mismatch like a differing array entry."""
+    from intsnn.hw.scoreboard import mismatch_record
+    rec = mismatch_record("train", 3, "cycles", exp, act)
+    if index is None:
+        assert rec is None
+    else:
+        assert (rec["index"], rec["n_differ"], rec["signal"]) == (index, n, "cycles")
+        assert rec["expected"] == np.ravel(exp)[index[0]]
+
+
 def test_program_text_and_output_parsing():
     p = tb.Program(lanes=4, input_bits=8)
     p.stream([0x01020304])
@@ -100,6 +114,29 @@ def test_cosim_error_modes_and_losses(tmp_path, sim, preset, S, Q, n_hidden, n_t
     assert (r["config"]["error_mode"], r["config"]["loss"]) == (mode, loss)
     # the activity counters (error neurons and loss noise included) rebuild every CYCLES register
     assert r["energy"]["counters_check"]["cycles_register_equal"] == n_train
+
+
+@pytest.mark.icarus
+def test_cosim_wishbone_and_slow_stream(tmp_path):
+    """The core generated with --bus wishbone (registers over Wishbone, CMD waits for the done
+    interrupt), its next sample streaming in with 30 idle cycles after each beat: counts,
+    predictions, cycles and weights match, and the double-buffered cycles of every sample equal
+    cycles.overlap_cycles on both sides of its max (the stream dominates while a next sample
+    streams; the compute, the last sample of each phase)."""
+    from intsnn.hw import cycles
+    o = _opts(tmp_path, sim="icarus", preset="shd-snn", shadow_bits=16, inference_bits=8,
+              train_samples=3, test_samples=2, batch_size=2, overrides={"n_hidden": 8},
+              bus="wishbone", stream_gap=30)
+    r = cosimulate(o)
+    assert r["mismatches"] == [] and r["status"] == "match", r["diagnosis"]
+    assert r["checked"]["updates"] == 2 and r["interfaces"] == {"bus": "wishbone",
+                                                                "stream_gap": 30}
+    ov, cyc = r["cycles"]["overlap"], r["cycles"]["per_train_sample"]
+    beats = ov["beats_per_sample"]
+    assert ov["overlapped_train"]["max"] == cycles.overlap_cycles(0, beats, 30) > cyc["max"] + 6
+    # the last sample of the phase streams nothing after it: compute-bound (checked exactly,
+    # sample by sample, by the bench: a difference would be a mismatch)
+    assert cyc["min"] + 6 <= ov["overlapped_train"]["min"] <= cyc["max"] + 6
 
 
 @pytest.mark.parametrize("sim,preset,S,Q,n_hidden,n_train,n_test,batch", CASES)

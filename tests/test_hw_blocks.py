@@ -15,6 +15,7 @@ from amaranth.hdl import Module, Signal  # noqa: E402
 
 from intsnn.hw.bench import simulate  # noqa: E402
 from intsnn.hw.config import MemorySpec  # noqa: E402
+from intsnn.hw.banked_ram import BankedRam  # noqa: E402
 from intsnn.hw.ram import Ram  # noqa: E402
 from intsnn.hw.trees import argmax_tree, lowest_set  # noqa: E402
 from intsnn.hw.walk import WordWalker  # noqa: E402
@@ -77,6 +78,60 @@ def test_ram_matches_a_list_of_words(transparent):
     want = ref_ram(spec, init, ops)
     assert rtl_ram(spec, init, ops) == want
     assert sum(w is not None for w in want) > 20
+
+
+def ref_banked(init, ops):
+    """Golden twin of a BankedRam: two lists of words; per cycle ``(bank, compute read addr,
+    fill read addr, fill write (addr, data) or None)``: the compute side reads bank ``bank``,
+    the fill side bank ``1 - bank`` (contents before the cycle's write)."""
+    mem = [[list(w) for w in b] for b in init]
+    out = []
+    for bank, rc, rf, wf in ops:
+        out.append((list(mem[bank][rc]), list(mem[1 - bank][rf])))
+        if wf is not None:
+            mem[1 - bank][wf[0]] = list(wf[1])
+    return out
+
+
+def rtl_banked(spec, init, ops):
+    ram = BankedRam(spec=spec, readers=["c", "f"], writers=["f"], fill=["f"])
+    for b in range(2):
+        ram.banks[b].init = init[b]
+    out = []
+
+    async def tb(ctx):
+        for bank, rc, rf, wf in ops:
+            ctx.set(ram.bank, bank)
+            ctx.set(ram.r_c.en, 1)
+            ctx.set(ram.r_c.addr, rc)
+            ctx.set(ram.r_f.en, 1)
+            ctx.set(ram.r_f.addr, rf)
+            ctx.set(ram.w_f.en, wf is not None)
+            if wf is not None:
+                ctx.set(ram.w_f.addr, wf[0])
+                ctx.set(ram.w_f.data, wf[1])
+            await ctx.tick()
+            out.append(([int(v) for v in ctx.get(ram.r_c.data)],
+                        [int(v) for v in ctx.get(ram.r_f.data)]))
+
+    simulate(ram, tb)
+    return out
+
+
+def test_banked_ram_matches_two_lists():
+    """The compute side sees bank ``bank`` and the fill side the other, with ``bank``
+    changing in any cycle (the data of a read follows the bank of the cycle it was issued)."""
+    spec = MemorySpec(4, 5, 2, banks=2)
+    rng = np.random.default_rng(4)
+    init = rng.integers(0, 32, (2, 4, 2)).tolist()
+    ops = [(int(rng.integers(2)), int(rng.integers(4)), int(rng.integers(4)),
+            (int(rng.integers(4)), rng.integers(0, 32, 2).tolist()) if rng.random() < 0.5
+            else None) for _ in range(80)]
+    assert rtl_banked(spec, init, ops) == ref_banked(init, ops)
+    with pytest.raises(ValueError, match=r"needs spec.banks == 2, not 1"):
+        BankedRam(spec=spec._replace(banks=1), readers=["c"])
+    with pytest.raises(ValueError, match=r"fill clients \['x'\] are neither"):
+        BankedRam(spec=spec, readers=["c"], fill=["x"])
 
 
 def test_ram_arguments():

@@ -24,8 +24,9 @@ def check_against_golden(cfg, lanes, seed=0, n=3):
     net = IntSNN(cfg, seed=seed)
     w0 = net.weights.copy()
     x, labels = random_inputs(cfg, n, seed + 100)
-    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s])))[0]
-               for s in range(n)]
+    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s]),
+                                                             position=s))[0]
+               for s in range(n)]   # position: the random loss's noise of the batch place
     r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
     dh, do, counts = net.batch_deltas(x, labels)
     np.testing.assert_array_equal(r.counts, counts)
@@ -126,7 +127,8 @@ def test_core_two_batches_and_inference():
 
 
 def test_protocol_status_and_clear_frames():
-    """TRAIN is ignored until a whole sample is streamed; CLEAR_FRAMES drops a partial one."""
+    """TRAIN is ignored until a whole sample is streamed; a short sample (tlast too early) is
+    discarded and flagged in STATUS; CLEAR_FRAMES clears the flag."""
     from amaranth.sim import Simulator
 
     from intsnn.hw import host_protocol as hp
@@ -148,7 +150,8 @@ def test_protocol_status_and_clear_frames():
         await ctx.tick()
         seen["ignored"] = ctx.get(dut.busy)
         beats = hp.pack_frames(x[0], cfg.input_bits, 2)
-        await host.stream(beats[:3])
+        await host.stream(beats[:3])       # tlast on beat 2: a short sample
+        seen["status_short"] = await host.read(st)
         await host.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND), hp.CMD_CLEAR_FRAMES)
         await host.stream(beats)
         seen["status_ready"] = await host.read(st)
@@ -167,7 +170,8 @@ def test_protocol_status_and_clear_frames():
     sim.run()
     counts, _ = net.predict(x)
     assert seen["ignored"] == 0
-    assert seen["status_ready"] == hp.STATUS_FRAMES_READY
+    assert seen["status_short"] == hp.STATUS_SHORT_SAMPLE      # discarded, flagged
+    assert seen["status_ready"] == hp.STATUS_FRAMES_READY      # CLEAR_FRAMES cleared the flag
     assert seen["busy"] == 1
     assert seen["status_done"] == hp.STATUS_DONE
     assert seen["samples"] == 1

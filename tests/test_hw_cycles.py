@@ -4,6 +4,7 @@ RTL cycles in tests/test_hw_core.py and, sample by sample, in every co-simulatio
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from intsnn.golden.config import LayerParams, NetConfig, preset
 from intsnn.hw import cycles
@@ -70,7 +71,15 @@ def test_cycles_by_hand():
     assert F == HwConfig.FEEDBACK_LATENCY and D == HwConfig.DELTA_LATENCY - 1
     train = infer + 2 * 1 + F + (2 + (2 + D)) + (2 + (3 + D))
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
-    assert cycles.stream_cycles(cfg, 2) == 2 * 2 * 2
+    assert cycles.stream_cycles(cfg, 2) == 2 * 2      # T * IW beats, one per cycle
+    # double buffering: the next sample's stream overlaps the command (max), plus the
+    # wrapper's 5 cycles of measurement; a slow producer (gap) can dominate
+    assert cycles.overlap_cycles(train, 4) == 5 + train
+    assert cycles.overlap_cycles(train, 0) == 5 + train
+    assert cycles.overlap_cycles(10, 4, gap=6) == 5 + 3 * 7
+    assert cycles.single_buffered_cycles(train, 4) == 8 + train
+    with pytest.raises(ValueError, match=r"must be >= 0, not 1, -1, 0"):
+        cycles.overlap_cycles(1, -1)
     # error modes and losses add their engines to TRAIN only (O = 2, OW = 1, T = 2)
     args = (x, v_h, s_h, pg_h, pg_o, e, vfb_h)
     for mode, loss, start, extra in (

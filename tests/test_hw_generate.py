@@ -73,7 +73,7 @@ def test_manifest_and_lint(tmp_path, modes, memories):
     assert vpath.exists() and (tmp_path / "manifest.json").exists()
     assert json.loads((tmp_path / "manifest.json").read_text())["lanes"] == 2
     names = {p["name"] for p in man["ports"]}
-    assert {"bus__addr", "bus__r_data", "frames__payload", "frames__ready", "busy",
+    assert {"bus__addr", "bus__r_data", "frames__tdata", "frames__tready", "frames__tlast", "busy",
             "done"} <= names
     hw = HwConfig(net=cfg, lanes=2)
     assert man["state"]["total_bits"] == sum(hw.state_bits().values())
@@ -107,8 +107,9 @@ def test_memories_without_initial_contents(tmp_path):
     # shallow memories are LUT RAM (ram_style = "distributed"), the others block RAM
     lut = [k for k in no_init if hw.memories[k].kind == "lut"]
     assert "w_hidden" not in lut and "pg_output" in lut
-    assert text.count(f"  {LUTRAM_MODULE} #(") == len(lut)
-    assert text.count(f"  {RAM_MODULE} #(") == len(no_init) - len(lut)
+    assert text.count(f"  {LUTRAM_MODULE} #(") == sum(hw.memories[k].banks for k in lut)
+    assert text.count(f"  {RAM_MODULE} #(") == sum(hw.memories[k].banks for k in no_init
+                                                   if k not in lut)
     assert text.count('(* ram_style = "distributed" *)') == 1 + len(
         [k for k, s in hw.memories.items() if s.init and s.kind == "lut"])
     assert text.count("initial begin") == len(hw.memories) - len(no_init)
@@ -180,3 +181,16 @@ def test_place_and_route_refuses_what_cannot_fit(tmp_path):
         place_and_route(tmp_path / "x.v", "12k")
     with pytest.raises(FileNotFoundError, match=r"netlist.json is missing"):
         place_and_route(tmp_path / "x.v", "25k", synthesis={"LUT4": 1, "BRAM": 1, "DSP": 1})
+
+
+def test_generate_wishbone(tmp_path):
+    """--bus wishbone: the Wishbone target, the done interrupt and the AXI4-Stream frames are
+    the top's ports, the manifest says which bus; a bus name typo is refused."""
+    vpath, man = generate(SMALL, 2, tmp_path, bus="wishbone")
+    names = {p["name"] for p in man["ports"]}
+    assert {"wb__adr", "wb__dat_w", "wb__dat_r", "wb__sel", "wb__cyc", "wb__stb", "wb__we",
+            "wb__ack", "wb__err", "irq", "busy", "done", "frames__tdata", "frames__tvalid",
+            "frames__tready", "frames__tlast"} <= names
+    assert not any(n.startswith("bus__") for n in names) and man["bus"] == "wishbone"
+    with pytest.raises(ValueError, match=r"bus must be one of \('host', 'wishbone'\), not 'wb'"):
+        generate(SMALL, 2, tmp_path, bus="wb")

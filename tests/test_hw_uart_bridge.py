@@ -54,7 +54,7 @@ def rtl_bridge(commands: list[bytes], busy_cycles: int = 7, stall: int = 3):
     The fake core holds ``busy`` for ``busy_cycles`` after a COMMAND write and accepts a beat
     only every ``stall + 1`` cycles (back-pressure)."""
     dut = UartBridge(config=HW, divisor=DIV)
-    tr, reply = [], bytearray()
+    tr, reply, lasts = [], bytearray(), []
     state = {"sent": False}
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -84,12 +84,13 @@ def rtl_bridge(commands: list[bytes], busy_cycles: int = 7, stall: int = 3):
             ctx.set(dut.busy, busy > 0)
             busy = max(0, busy - 1)
             gap = (gap + 1) % (stall + 1)
-            ctx.set(dut.frames.ready, gap == 0)
+            ctx.set(dut.frames.tready, gap == 0)
 
     async def monitor(ctx):
-        async for _clk, _rst, w_en, r_en, a, d, fv, fr, fp in ctx.tick().sample(
+        async for _clk, _rst, w_en, r_en, a, d, fv, fr, fp, fl in ctx.tick().sample(
                 dut.bus.w_en, dut.bus.r_en, dut.bus.addr, dut.bus.w_data,
-                dut.frames.valid, dut.frames.ready, dut.frames.payload.as_value()):
+                dut.frames.tvalid, dut.frames.tready, dut.frames.tdata.as_value(),
+                dut.frames.tlast):
             if w_en:
                 if a == hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND):
                     tr.append(("cmd", d & 0xF))
@@ -99,6 +100,7 @@ def rtl_bridge(commands: list[bytes], busy_cycles: int = 7, stall: int = 3):
                 tr.append(("r", a))
             if fv and fr:
                 tr.append(("beat", fp))
+                lasts.append(fl)
 
     async def uart_out(ctx):
         """The host's receiver: exactly the reply bytes the twin predicts, then silence."""
@@ -122,6 +124,8 @@ def rtl_bridge(commands: list[bytes], busy_cycles: int = 7, stall: int = 3):
     sim.add_process(monitor)
     sim.add_testbench(uart_out)
     sim.run()
+    # tlast on every T*IW-th beat, counted over the whole session
+    assert lasts == [int(i % HW.stream_beats == HW.stream_beats - 1) for i in range(len(lasts))]
     return tr, bytes(reply)
 
 

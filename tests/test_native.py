@@ -46,3 +46,18 @@ def test_native_harness_is_bit_exact_with_cocotb(tmp_path, kw):
 def test_native_waves_are_refused_in_one_line(tmp_path):
     with pytest.raises(ValueError, match="--waves needs --sim verilator or icarus"):
         _run(tmp_path, "verilator-native", preset="mnist-snn", waves=True)
+
+
+def test_overlap_check_finds_a_wrong_count(tmp_path, monkeypatch):
+    """The double-buffered cycle check can fail: with a formula one cycle off, the bench (run
+    in this process by the native harness) stops at the first sample with an overlap_cycles
+    mismatch, after counts, prediction and CYCLES matched."""
+    from intsnn.hw import cycles
+    right = cycles.overlap_cycles
+    monkeypatch.setattr(cycles, "overlap_cycles", lambda *a, **k: right(*a, **k) + 1)
+    r = _run(tmp_path, "verilator-native", preset="mnist-snn", train_samples=2, test_samples=0,
+             batch_size=2, overrides={"n_hidden": 16})
+    assert r["status"] == "mismatch" and r["mismatch_count"] == 1
+    m = r["mismatches"][0]
+    assert (m["phase"], m["sample"], m["signal"]) == ("train", 0, "overlap_cycles")
+    assert m["actual"] == m["expected"] - 1 and "double-buffered" in r["diagnosis"]["note"]

@@ -140,9 +140,10 @@ def from_words(w, n: int):
 
 def _random_fill(ram, rng) -> None:
     width = ram.spec.width
-    ram.data.init = [data.Const(ram.data.shape, int.from_bytes(
-        rng.bytes(-(-width // 8)), "little") & ((1 << width) - 1))
-        for _ in range(ram.spec.depth)]
+    for contents in getattr(ram, "banks", None) or (ram.data,):   # a BankedRam: both banks
+        contents.init = [data.Const(contents.shape, int.from_bytes(
+            rng.bytes(-(-width // 8)), "little") & ((1 << width) - 1))
+            for _ in range(ram.spec.depth)]
 
 
 def scramble(core: IntSNNCore, seed: int = 0) -> None:
@@ -182,12 +183,15 @@ class Host:
         return hp.to_signed(v, signed_bits) if signed_bits else v
 
     async def stream(self, beats):
+        """One sample's beats at full rate, ``tlast`` on the last one."""
         ctx, fr = self.ctx, self.dut.frames
-        for b in beats:
-            ctx.set(fr.payload.as_value(), b)
-            ctx.set(fr.valid, 1)
-            await ctx.tick().until(fr.ready)
-        ctx.set(fr.valid, 0)
+        beats = list(beats)
+        for i, b in enumerate(beats):
+            ctx.set(fr.tdata.as_value(), b)
+            ctx.set(fr.tlast, i == len(beats) - 1)
+            ctx.set(fr.tvalid, 1)
+            await ctx.tick().until(fr.tready)
+        ctx.set(fr.tvalid, 0)
 
     async def command(self, cmd: int) -> int:
         await self.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND), cmd)
@@ -246,7 +250,8 @@ class RtlResult:
 def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train: bool = True,
               batch_size: int | None = None, read_back: bool = True,
               seed: int = 0, loss_seed: int = 0, first_update: int = 0) -> RtlResult:
-    """Run samples ``x`` (N, T, n_in) through the core; update after every ``batch_size``
+    """Run samples ``x`` (N, T, n_in) through the core, each sample streamed while the one
+    before computes (double buffering); update after every ``batch_size``
     training samples (default ``cfg.batch_size``; a trailing partial batch is not applied).
     The memories without initial contents start with random bits (:func:`scramble`, from
     ``seed``).  With ``loss="random"`` the host writes ``loss_seed`` (the golden model's
@@ -264,10 +269,16 @@ def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train:
         await host.load_weights(cfg, weights)
         if cfg.loss == "random":
             await host.set_loss_keys(loss_seed, first_update)
+        if n:
+            await host.stream(hp.pack_frames(x[0], cfg.input_bits, lanes))
         for s in range(n):
-            await host.stream(hp.pack_frames(x[s], cfg.input_bits, lanes))
             await host.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_LABEL), int(labels[s]))
-            res.cycles[s] = await host.command(hp.CMD_TRAIN if train else hp.CMD_INFER)
+            await host.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_COMMAND),
+                             hp.CMD_TRAIN if train else hp.CMD_INFER)
+            if s + 1 < n:   # double buffering: the next sample streams in while this computes
+                await host.stream(hp.pack_frames(x[s + 1], cfg.input_bits, lanes))
+            await ctx.tick().until(dut.busy == 0)
+            res.cycles[s] = await host.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_CYCLES))
             res.predictions[s] = await host.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_PREDICTION))
             for o in range(cfg.n_out):
                 res.counts[s, o] = await host.read(hp.addr(hp.REGION_COUNTS, 0, o))

@@ -107,7 +107,7 @@ def run_generate(a) -> int:
         try:
             t0 = time.perf_counter()
             with heartbeat(f"generating the Verilog of {a.preset}, lanes {lanes} (Amaranth)"):
-                vtmp, man = generate(cfg, lanes, tmp)
+                vtmp, man = generate(cfg, lanes, tmp, bus=getattr(a, "bus", "host"))
             gen_s = time.perf_counter() - t0
             man["generation_seconds"] = round(gen_s, 2)
             if energy is not None:

@@ -100,6 +100,8 @@ class MemorySpec(NamedTuple):
     transparent: bool = False
     group: str = "sample"
     purpose: str = ""
+    banks: int = 1   # 2: double-buffered (hw/banked_ram.py), ``depth`` is one bank's
+
 
     @property
     def width(self) -> int:
@@ -113,7 +115,7 @@ class MemorySpec(NamedTuple):
 
     @property
     def state_bits(self) -> int:
-        return self.depth * self.width
+        return self.banks * self.depth * self.width
 
 
 def _check_int(name, value, lo, hi):
@@ -350,9 +352,10 @@ class HwConfig:
             "delta_output": MemorySpec(H * OW, self.delta_output_bits, L, signed=True,
                                        group="batch",
                                        purpose="output delta accumulators [h][o-word]"),
-            "frames": MemorySpec(T * IW, cfg.input_bits, L,
+            "frames": MemorySpec(T * IW, cfg.input_bits, L, banks=2,
                                  purpose="input frames x[t][i-word]"),
             "trace_hidden": MemorySpec(IW, w["hidden_pre_trace"], L, T, write_enables="slot",
+                                       banks=2,
                                        purpose="presynaptic trace history P[t, i] [i-word]"),
             "trace_output": MemorySpec(HW, w["output_pre_trace"], L, T, write_enables="slot",
                                        purpose="hidden-spike trace history P[t, h] [h-word]"),

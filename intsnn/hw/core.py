@@ -10,7 +10,7 @@ and cycle-exact with :func:`intsnn.hw.cycles.expected_cycles`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,6 +24,7 @@ from .frame_ingest import FrameIngest, frame_signature
 from .host_bus import BusSignature, HostBus
 from .loss_noise import LossNoise
 from .neuron_pass import NeuronPass
+from .banked_ram import BankedRam
 from .ram import Ram
 from .sequencer import Sequencer
 from .update_engine import UpdateEngine
@@ -41,7 +42,8 @@ class IntSNNCore(wiring.Component):
     Members
     -------
     bus : ``In(BusSignature())``, registers, weights and counts (:mod:`.host_protocol`).
-    frames : ``In(frame_signature(config))``, the input beats of a sample.
+    frames : ``In(frame_signature(config))``, the AXI4-Stream input of the samples
+        (``frames__tdata``, ``frames__tvalid``, ``frames__tready``, ``frames__tlast``).
     busy : Out, a command (or the clear after reset) is running.  done : Out, the last command
         has finished.
     """
@@ -68,8 +70,13 @@ class IntSNNCore(wiring.Component):
         for name, engine in self._engines.items():
             for member, (mem, kind) in engine.memory_ports.items():
                 self._clients[mem][kind == "w"].append((name, member))
-        self._rams = {mem: Ram(spec=hw.memories[mem], readers=[n for n, _ in readers],
-                               writers=[n for n, _ in writers])
+        # double-buffered input memories: the ingest fills one bank while the engines compute
+        # on the other (hw/banked_ram.py)
+        self._rams = {mem: (BankedRam(spec=hw.memories[mem], readers=[n for n, _ in readers],
+                                      writers=[n for n, _ in writers], fill=("ingest",))
+                            if hw.memories[mem].banks == 2 else
+                            Ram(spec=hw.memories[mem], readers=[n for n, _ in readers],
+                                writers=[n for n, _ in writers]))
                       for mem, (readers, writers) in self._clients.items()}
 
     @property
@@ -91,6 +98,8 @@ class IntSNNCore(wiring.Component):
         host, ingest, events = engines["host"], engines["ingest"], engines["events"]
         for mem, ram in self._rams.items():
             m.submodules[f"ram_{mem}"] = ram
+            if isinstance(ram, BankedRam):
+                m.d.comb += ram.bank.eq(seq.compute_bank)
             for kind, group in zip("rw", self._clients[mem]):
                 for name, member in group:
                     wiring.connect(m, getattr(ram, f"{kind}_{name}"),
@@ -115,9 +124,10 @@ class IntSNNCore(wiring.Component):
             seq.frames_ready.eq(ingest.frames_ready),
             host.enable.eq(seq.host_access), host.busy.eq(seq.busy), host.done.eq(seq.done),
             host.frames_ready.eq(ingest.frames_ready), host.cycles.eq(seq.cycles),
+            host.stream_errors.eq(Cat(ingest.error_short, ingest.error_long)),
             host.samples.eq(seq.samples), host.prediction.eq(engines["error"].prediction),
             engines["error"].label.eq(host.label),
-            ingest.enable.eq(seq.idle), ingest.clear.eq(seq.clear_frames),
+            ingest.clear.eq(seq.clear_frames), ingest.clear_errors.eq(seq.clear_errors),
             self.busy.eq(seq.busy), self.done.eq(seq.done), host.update_done.eq(seq.updated),
         ]
         if "noise" in engines:   # the random loss's keys (docs/architecture.md)

@@ -3,15 +3,17 @@
 * :func:`expected_cycles`: the exact cycle count of a TRAIN or INFER command, from the COMMAND
   write to ``busy`` low (the CYCLES register), from the sample's golden observables.  Every
   co-simulation and ``tests/test_hw_core.py`` compare it with the hardware, sample by sample.
-* :func:`stream_cycles`: the cycles the input stream of a sample occupies the core (it is
-  accepted only while the core is idle, one beat every other cycle).
+* :func:`stream_cycles`: the cycles the input stream of a sample occupies the stream port (one
+  beat per cycle, AXI4-Stream, full rate).  The input memories are double-buffered, so the
+  stream of sample n+1 overlaps the computation of sample n: :func:`overlap_cycles` is the
+  exact ``max(compute, stream)`` of one sample, checked per sample in every co-simulation.
 * :func:`sample_work`: the work the design must do for the sample, in word operations of
   ``lanes`` lanes (one per cycle at best): every synaptic event's fan-out, every neuron update,
   the error, the feedback ``B_Q(W_out)^T e``, the deferred delta work (one word per pre-synaptic
   index for every post-synaptic word with a pseudo-gradient and a non-zero feedback), and the
-  stream beats.  ``(expected_cycles + stream_cycles) / work`` is the design's overhead factor
-  (>= 1): the cost of scanning words without events, pipeline drains, skipped-group checks and
-  the half-rate stream.  UPDATE is compared with its own work, one word per weight word.
+  stream beats.  ``max(expected_cycles, stream_cycles) / work`` is the design's overhead factor:
+  the cost of scanning words without events, pipeline drains and skipped-group checks (the
+  stream's own port works in parallel, so its beats are work the core does not wait for).  UPDATE is compared with its own work, one word per weight word.
 
 See ``docs/architecture.md`` ("Schedule and cycle formula", "Cycles against the work").
 """
@@ -25,7 +27,8 @@ from ..golden.fast_csnn import position_major
 from .config import HwConfig, words
 from .conv_geometry import pairs_per_pixel
 
-__all__ = ["expected_cycles", "expected_update_cycles", "stream_cycles", "sample_work",
+__all__ = ["expected_cycles", "expected_update_cycles", "stream_cycles", "overlap_cycles",
+           "single_buffered_cycles", "sample_work",
            "update_work", "from_record", "work_table", "CYCLE_FORMULA", "UPDATE_FORMULA",
            "WORK_DEFINITION"]
 
@@ -63,7 +66,8 @@ WORK_DEFINITION = (
     "feedback of the pre-synaptic count (deferred delta) + (T - soft_error_start)*OW (Feedback "
     "mode's error neurons) + one hash per cycle of the loss-noise unit (random loss)] + T*IW "
     "(stream beats); compared with "
-    "the CYCLES register + the stream's cycles (2 per beat)")
+    "max(the CYCLES register, the stream's cycles (1 per beat)): the stream overlaps the "
+    "computation (double-buffered input)")
 
 
 def _pad(a: np.ndarray, lanes: int) -> np.ndarray:
@@ -163,8 +167,54 @@ def expected_update_cycles(cfg: NetConfig, lanes: int) -> int:
 
 
 def stream_cycles(cfg: NetConfig, lanes: int) -> int:
-    """Cycles the input stream of one sample occupies the idle core: 2 per beat."""
-    return 2 * HwConfig(net=cfg, lanes=lanes).stream_beats
+    """Cycles the input stream of one sample occupies the stream port: 1 per beat (full rate;
+    the stream overlaps the computation of the previous sample, :func:`overlap_cycles`)."""
+    return HwConfig(net=cfg, lanes=lanes).stream_beats
+
+
+#: Cycles of the co-simulation wrapper's measurement around a command (``intsnn.sim.tb``:
+#: STAMP, CMD's bus write, the host bus's register stage, ..., SWAIT, STAMP; see
+#: :func:`overlap_cycles`).
+OVERLAP_OVERHEAD = 5
+
+
+def overlap_cycles(compute: int, beats: int, gap: int = 0, irq: bool = False) -> int:
+    """Cycles of one double-buffered sample: the command and the next sample's stream.
+
+    What the co-simulation wrapper measures (``intsnn.sim.tb``, STAMP to STAMP) around a
+    TRAIN/INFER of ``compute`` cycles (:func:`expected_cycles`, the CYCLES register) while
+    the next sample's ``beats`` beats (0: none) are offered from before the command, with
+    ``gap`` idle cycles after each accepted beat::
+
+        OVERLAP_OVERHEAD + max(compute + irq, (beats - 1) * (gap + 1))      (beats > 0)
+        OVERLAP_OVERHEAD + compute + irq                                     (beats = 0)
+
+    Why: the STAMP is cycle 0; the COMMAND write is on the bus in cycle 1 (``w_en``); the host
+    bus registers it, so the sequencer takes it in cycle 2 and swaps the banks, and ``busy``
+    is high from cycle 3 for ``compute`` cycles; the ingest's ``tready`` rises in cycle 3 (the
+    bank it fills was emptied by the swap), so beat ``i`` transfers in cycle ``3 + i*(gap+1)``
+    and the stream is done in cycle ``4 + (beats-1)*(gap+1)``; the wrapper's CMD sees ``busy``
+    low in cycle ``3 + compute`` and its SWAIT passes in cycle ``4 + max(compute, (beats-1) *
+    (gap+1))``; the closing STAMP is the cycle after.  Over Wishbone (``irq``: the wrapper
+    waits for the done interrupt, which rises the cycle after ``busy`` falls) the command side
+    is one cycle longer; the write's ``ack`` comes when it has landed, so the rest is the same.
+
+    At full rate (``gap = 0``) the stream is always hidden: the event engine scans all ``IW``
+    input words at every step, so ``compute > T*IW = beats``.  Without double buffering (this
+    core before issue 9's interfaces) a sample cost :func:`single_buffered_cycles`.
+    """
+    if beats < 0 or gap < 0 or compute < 0:
+        raise ValueError(f"compute, beats and gap must be >= 0, not {compute!r}, {beats!r}, "
+                         f"{gap!r}")
+    stream = (beats - 1) * (gap + 1) if beats else 0
+    return OVERLAP_OVERHEAD + max(compute + int(irq), stream)
+
+
+def single_buffered_cycles(compute: int, beats: int) -> int:
+    """The same sample on the earlier single-buffered core: its stream of ``beats`` beats
+    (accepted every other cycle, only while the core was idle) before the command, then the
+    command: ``2*beats + compute`` (+ the same host overhead)."""
+    return 2 * beats + compute
 
 
 def sample_work(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden, pg_output,
@@ -202,7 +252,8 @@ def update_work(cfg: NetConfig, lanes: int) -> int:
 
 def from_record(cfg: NetConfig, lanes: int, rec, train: bool = True) -> tuple[int, int]:
     """``(expected_cycles, total work)`` from a :class:`intsnn.golden.model.SampleRecord`;
-    the design's cycles for the sample are ``expected_cycles + stream_cycles``."""
+    the design's cycles for the sample are ``max(expected_cycles, stream_cycles)`` (the stream
+    of the next sample overlaps, :func:`overlap_cycles`)."""
     s = rec.steps
     args = (cfg, lanes, s["in_spikes"], s["v_hidden"], s["s_hidden"], s["pg_hidden"],
             s["pg_output"], rec.vfb_output, rec.vfb_hidden, train)
@@ -211,7 +262,8 @@ def from_record(cfg: NetConfig, lanes: int, rec, train: bool = True) -> tuple[in
 
 def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), samples: int = 32,
                seed: int = 0, data_dir=None) -> list[dict]:
-    """Exact cycles (= RTL) + stream cycles against the work, on real samples.
+    """Exact cycles (= RTL), or the stream when it is longer (double buffering), against the
+    work, on real samples.
 
     ``samples`` training samples of each preset's data (the embedded subset unless
     ``data_dir``), encoded as in training, initial weights (``seed``); the golden record of each
@@ -233,7 +285,7 @@ def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), s
             stream = stream_cycles(cfg, p)
             train = np.array([from_record(cfg, p, r) for r in recs], np.float64)
             infer = np.array([from_record(cfg, p, r, train=False) for r in recs], np.float64)
-            cyc = train[:, 0] + stream
+            cyc = np.maximum(train[:, 0], stream)   # the stream overlaps (double buffering)
             upd_c, upd_w = expected_update_cycles(cfg, p), update_work(cfg, p)
             rows.append({
                 "preset": name, "lanes": p, "samples": len(recs),
@@ -243,7 +295,7 @@ def work_table(presets=("mnist-snn", "shd-snn", "shd-rsnn"), lanes=(1, 4, 16), s
                 "ratio_max": float((cyc / train[:, 1]).max()),
                 "ratio_min": float((cyc / train[:, 1]).min()),
                 "cycles_infer_mean": float(infer[:, 0].mean()),
-                "ratio_infer": float((infer[:, 0] + stream).sum() / infer[:, 1].sum()),
+                "ratio_infer": float(np.maximum(infer[:, 0], stream).sum() / infer[:, 1].sum()),
                 "update_cycles": upd_c, "update_work": upd_w, "ratio_update": upd_c / upd_w})
     return rows
 
@@ -274,7 +326,7 @@ def _main(a, outputs) -> int:
     if a.json:
         outputs.check_out_file(a.json, "--json")
     rows = work_table(lanes=a.lanes, samples=a.samples, data_dir=a.data_dir)
-    print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'+stream':>8s} {'work':>11s} "
+    print(f"{'preset':9s} {'P':>3s} {'cycles/train':>13s} {'stream':>8s} {'work':>11s} "
           f"{'ratio':>6s} {'max':>6s} {'infer ratio':>11s} {'update':>8s} {'ratio':>6s}")
     for r in rows:
         print(f"{r['preset']:9s} {r['lanes']:3d} {r['cycles_train_mean']:13,.0f} "

@@ -62,14 +62,21 @@ def thesis_comparison(lanes: int = 1) -> dict:
     }
 
 
-def generate(cfg: NetConfig, lanes: int, out_dir) -> tuple[Path, dict]:
-    """Write ``<TOP>.v`` and ``manifest.json`` into ``out_dir``; return (verilog path, manifest)."""
+def generate(cfg: NetConfig, lanes: int, out_dir, bus: str = "host") -> tuple[Path, dict]:
+    """Write ``<TOP>.v`` and ``manifest.json`` into ``out_dir``; return (verilog path, manifest).
+
+    ``bus``: ``"host"`` (the core's own registered bus, ``bus__*``) or ``"wishbone"`` (Wishbone
+    B4 classic, ``wb__*``, and the done interrupt ``irq``: :mod:`intsnn.hw.wishbone_core`)."""
     from amaranth.back import verilog
 
+    from .wishbone_core import BUSES, WishboneCore
+
+    if bus not in BUSES:
+        raise ValueError(f"bus must be one of {BUSES!r}, not {bus!r}")
     hw = HwConfig(net=cfg, lanes=lanes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    core = IntSNNCore(config=hw)
+    core = IntSNNCore(config=hw) if bus == "host" else WishboneCore(config=hw)
     text = verilog.convert(core, name=TOP, platform=GeneratorPlatform(), emit_src=False)
     vpath = out / f"{TOP}.v"
     vpath.write_text(text + RAM_VERILOG)
@@ -81,6 +88,7 @@ def generate(cfg: NetConfig, lanes: int, out_dir) -> tuple[Path, dict]:
         "top": TOP,
         "verilog": vpath.name,
         "lanes": lanes,
+        "bus": bus,
         "config": cfg.to_dict(),
         "widths": {**cfg.widths(), "acc_hidden": hw.acc_hidden_bits,
                    "acc_output": hw.acc_output_bits, "b16": hw.b16_bits,

@@ -52,6 +52,7 @@ class HostBus(MemoryClient):
     bus : ``In(BusSignature())``.
     enable : In, memories and LABEL are accessible.
     busy, done, frames_ready, prediction, cycles, samples : In, register values.
+    stream_errors : In(2), the frame ingest's short / long sample bits (STATUS bits 3, 4).
     update_done : In, an UPDATE finished (UPDATES counts up).
     label : Out, the LABEL register.  seed : Out(64), SEED_HI:SEED_LO.  updates : Out(32),
     the UPDATES register.  command_valid : Out, a COMMAND write this cycle;
@@ -70,7 +71,8 @@ class HostBus(MemoryClient):
         o = range(max(2, cfg.n_out))
         super().__init__(config=config, ports=ports, members={
             "bus": In(BusSignature()), "enable": In(1),
-            "busy": In(1), "done": In(1), "frames_ready": In(1), "prediction": In(o),
+            "busy": In(1), "done": In(1), "frames_ready": In(1), "stream_errors": In(2),
+            "prediction": In(o),
             "cycles": In(32), "samples": In(32), "update_done": In(1),
             "label": Out(o), "command_valid": Out(1), "command": Out(4),
             "seed": Out(64), "updates": Out(32)})
@@ -139,7 +141,8 @@ class HostBus(MemoryClient):
         r_region, r_reg, r_lane = Signal(4), Signal(hp.COL_BITS), Signal(range(max(2, L)))
         m.d.sync += [self.bus.r_valid.eq(r2), r_region.eq(region2), r_reg.eq(col2),
                      r_lane.eq(lane2)]
-        registers = {hp.REG_STATUS: Cat(self.busy, self.done, self.frames_ready),
+        registers = {hp.REG_STATUS: Cat(self.busy, self.done, self.frames_ready,
+                                        self.stream_errors),
                      hp.REG_LABEL: self.label, hp.REG_PREDICTION: self.prediction,
                      hp.REG_CYCLES: self.cycles, hp.REG_SAMPLES: self.samples,
                      hp.REG_SEED_LO: self.seed[:32], hp.REG_SEED_HI: self.seed[32:],

@@ -16,29 +16,33 @@ returned sign-extended to 32 bits; writes use the low bits.  Weights, counts and
 be accessed while ``busy`` is low, or during the clear after reset.
 
 After reset the core clears its delta memories: ``busy`` is high for the cycles of an UPDATE
-(:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded meanwhile; the stream is
-not ready and commands are ignored until it ends.
+(:func:`intsnn.hw.cycles.expected_update_cycles`).  Weights may be loaded and the first sample
+streamed meanwhile; commands are ignored until it ends.
 
 Address = ``region << 28 | row << 14 | col`` (see :func:`addr`).
 
-Input stream (``frames__payload``, ``frames__valid``, ``frames__ready``; amaranth.lib.stream)
-------------------------------------------------------------------------------------------
+Input stream: AXI4-Stream (``frames__tdata``, ``frames__tvalid``, ``frames__tready``, ``frames__tlast``)
+------------------------------------------------------------------------------------------------------
 One sample is ``T`` frames; a frame is ``ceil(n_in / lanes)`` beats; beat ``k`` of frame ``t``
 carries inputs ``x[t, k*lanes + j]`` for ``j < lanes`` in bits ``[j*input_bits, (j+1)*input_bits)``
-(zero padding after ``n_in``).  :func:`pack_frames` builds the beats.  The stream is ready only
-while the core is idle and the sample is not complete, and then every other cycle (a beat
-transfers on a clock edge where valid and ready are both high; the cycle between two beats reads
-the next beat's trace word); when all
-``T*ceil(n_in/lanes)`` beats are in, STATUS.frames_ready is set.  A TRAIN or INFER command
-consumes the frames (and is ignored until frames_ready).
+of ``tdata`` (zero padding after ``n_in``); ``tlast`` is high on the sample's last beat
+(``T*ceil(n_in/lanes) - 1``) and only there.  :func:`pack_frames` builds the beats.  A beat
+transfers on a clock edge where ``tvalid`` and ``tready`` are both high, one per cycle at most.
+The input memories are double-buffered: ``tready`` is high whenever the bank being filled does
+not hold a whole sample, also while a command computes on the other bank.  When a whole sample
+is in, STATUS.frames_ready is set; a TRAIN or INFER command takes it (and is ignored until
+frames_ready), swapping the banks, so the next sample can stream in at once.  A ``tlast`` too
+early (STATUS bit 3) or missing on the last beat (bit 4, and the beats up to the next ``tlast``
+are dropped) discards the sample; the bits stay set until CLEAR_FRAMES.
 
 Random loss: before training write the seed (SEED_LO, SEED_HI) and, unless it starts at 0,
 UPDATES; the core draws the noise of the golden model's ``IntSNN(cfg, seed)`` for update
 UPDATES and batch position SAMPLES (:mod:`intsnn.hw.loss_noise`).
 
-Typical sequence (per sample): stream the beats; write LABEL; write COMMAND=TRAIN; wait for
-``busy`` low (or STATUS.done); read PREDICTION / COUNTS / CYCLES.  After ``B`` samples write
-COMMAND=UPDATE and wait for ``busy`` low.
+Typical sequence (per sample): stream the beats (the first sample; later ones streamed during
+the previous command); write LABEL; write COMMAND=TRAIN; stream the next sample's beats; wait
+for ``busy`` low (or STATUS.done, or the Wishbone interrupt); read PREDICTION / COUNTS / CYCLES.
+After ``B`` samples write COMMAND=UPDATE and wait for ``busy`` low.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ __all__ = [
     "REG_COMMAND", "REG_STATUS", "REG_LABEL", "REG_PREDICTION", "REG_CYCLES", "REG_SAMPLES",
     "REG_SEED_LO", "REG_SEED_HI", "REG_UPDATES",
     "CMD_TRAIN", "CMD_INFER", "CMD_UPDATE", "CMD_CLEAR_FRAMES",
-    "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY",
+    "STATUS_BUSY", "STATUS_DONE", "STATUS_FRAMES_READY", "STATUS_SHORT_SAMPLE",
+    "STATUS_LONG_SAMPLE",
     "addr", "hidden_weight_shape", "beats_per_frame", "pack_frames", "to_signed", "to_word",
 ]
 
@@ -78,7 +83,7 @@ REGION_W_RECURRENT = 4   #: recurrent weights W_rec[h, j]: row = h, col = j (Q b
 
 # registers of REGION_CTRL (col)
 REG_COMMAND = 0      #: W: start a command (CMD_*); ignored while busy
-REG_STATUS = 1       #: R: bit 0 busy, bit 1 done (last command finished), bit 2 frames_ready
+REG_STATUS = 1       #: R: bits busy, done, frames_ready, short sample, long sample (STATUS_*)
 REG_LABEL = 2        #: RW: label of the next TRAIN sample
 REG_PREDICTION = 3   #: R: argmax of the counts of the last sample (lowest index on ties)
 REG_CYCLES = 4       #: R: clock cycles of the last command (start to done, low 32 bits)
@@ -92,11 +97,13 @@ REG_UPDATES = 8      #: RW: UPDATE commands so far (the update key of the random
 CMD_TRAIN = 1        #: forward + error + delta accumulation of the streamed sample
 CMD_INFER = 2        #: forward only (counts and prediction)
 CMD_UPDATE = 3       #: batch weight update from the accumulated deltas; clears them
-CMD_CLEAR_FRAMES = 4  #: drop a partially streamed sample
+CMD_CLEAR_FRAMES = 4  #: drop the sample being streamed (or streamed); clear the stream errors
 
 STATUS_BUSY = 1 << 0
 STATUS_DONE = 1 << 1
 STATUS_FRAMES_READY = 1 << 2
+STATUS_SHORT_SAMPLE = 1 << 3   #: a sample ended (tlast) before T*IW beats: it was discarded
+STATUS_LONG_SAMPLE = 1 << 4    #: beat T*IW-1 came without tlast: discarded up to the next tlast
 
 
 def addr(region: int, row: int = 0, col: int = 0) -> int:

@@ -20,7 +20,9 @@ def mismatch_record(phase, sample, signal, expected, actual, update=None) -> dic
     The entry names the phase, sample, update and signal, the first differing index with both
     values, how many entries differ, and the first :data:`MAX_REPORTED` of them.
     """
-    exp, act = np.asarray(expected), np.asarray(actual)
+    # at least 1-D: np.argwhere of a 0-d array has shape (1, 0), size 0, so a differing scalar
+    # (a prediction, a CYCLES register) would pass unseen
+    exp, act = np.atleast_1d(expected), np.atleast_1d(actual)
     bad = np.argwhere(exp != act)
     if bad.size == 0:
         return None

@@ -1,7 +1,10 @@
 """Sequencer: runs the commands by starting the engines in order (the schedule of the core).
 
 After reset the deltas are cleared (busy; the host may load weights meanwhile).  A TRAIN or
-INFER sample, once its frames are in, is per time step ``t``: input events (event engine, source
+INFER command is taken only when a whole sample is in (``frames_ready``); the cycle it is taken
+the input banks swap (``swap``, ``bank`` flips; ``compute_bank`` is already the new bank in that
+cycle, so the first read of the sample sees it) and the frame ingest starts filling the other
+bank with the next sample while this one computes.  The sample is, per time step ``t``: input events (event engine, source
 0), for the RSNN and ``t > 0`` recurrent events (source 1), the hidden neuron pass, hidden-spike
 events (source 2), the output neuron pass; then the error pass; TRAIN continues with the
 feedback and the delta engine.  UPDATE runs the update engine.  Each engine reports ``done`` in
@@ -44,11 +47,13 @@ class Sequencer(wiring.Component):
     -------
     command_valid, command : In, a COMMAND write (acted on only when idle).
     frames_ready : In, the sample's frames are in.
-    busy, done : Out (see :mod:`.host_protocol`).  idle : Out, no command and no clear running
-    (the stream is accepted).  host_access : Out, weights, counts and LABEL are accessible.
+    busy, done : Out (see :mod:`.host_protocol`).  idle : Out, no command and no clear running.  host_access : Out, weights, counts and LABEL are accessible.
     train : Out, the running sample is a TRAIN.  t : Out, the time step.
     cycles, samples : Out, the CYCLES and SAMPLES registers.
-    clear_frames : Out, the frames were consumed (or CLEAR_FRAMES).
+    clear_frames : Out, the filled sample was taken (``swap``) or dropped (CLEAR_FRAMES).
+    clear_errors : Out, CLEAR_FRAMES: clear the stream's error bits too.
+    swap : Out, a TRAIN/INFER is taken this cycle.  bank : Out, the input bank of the running
+    (or last) sample.  compute_bank : Out, the bank the engines read (``bank`` after ``swap``).
     events, hidden, output, error, feedback, deltas, update, noise, error_neurons :
     ``Out(ControlSignature())`` (the last two only start in the modes that have the engines).
     updated : Out, an UPDATE finished (one cycle).
@@ -65,6 +70,7 @@ class Sequencer(wiring.Component):
             "busy": Out(1, init=1), "done": Out(1), "idle": Out(1), "host_access": Out(1),
             "train": Out(1), "t": Out(range(config.net.timesteps)),
             "cycles": Out(32), "samples": Out(32), "clear_frames": Out(1),
+            "clear_errors": Out(1), "swap": Out(1), "bank": Out(1), "compute_bank": Out(1),
             **{name: Out(ControlSignature()) for name in engines},
             "event_src": Out(2), "update_clear": Out(1), "updated": Out(1)})
 
@@ -92,6 +98,7 @@ class Sequencer(wiring.Component):
 
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+        m.d.comb += self.compute_bank.eq(self.bank ^ self.swap)
 
         with m.FSM(name="seq"):
             with m.State("RESET"):  # clear the delta accumulators
@@ -108,6 +115,8 @@ class Sequencer(wiring.Component):
                     with m.Switch(self.command):
                         with m.Case(hp.CMD_TRAIN, hp.CMD_INFER):
                             with m.If(self.frames_ready):
+                                m.d.comb += [self.swap.eq(1), self.clear_frames.eq(1)]
+                                m.d.sync += self.bank.eq(~self.bank)
                                 m.d.sync += [self.train.eq(self.command == hp.CMD_TRAIN),
                                              self.t.eq(0), self.busy.eq(1), self.done.eq(0),
                                              self.cycles.eq(0)]
@@ -116,7 +125,7 @@ class Sequencer(wiring.Component):
                             m.d.sync += [self.busy.eq(1), self.done.eq(0), self.cycles.eq(0)]
                             start("update", "UPDATE")
                         with m.Case(hp.CMD_CLEAR_FRAMES):
-                            m.d.comb += self.clear_frames.eq(1)
+                            m.d.comb += [self.clear_frames.eq(1), self.clear_errors.eq(1)]
             with m.State("EVENTS"):
                 with m.If(self.events.done):
                     if rsnn:
@@ -183,7 +192,6 @@ class Sequencer(wiring.Component):
                 with m.If(self.deltas.done):
                     m.next = "SAMPLE_DONE"
             with m.State("SAMPLE_DONE"):
-                m.d.comb += self.clear_frames.eq(1)
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                 with m.If(self.train):
                     m.d.sync += self.samples.eq(self.samples + 1)

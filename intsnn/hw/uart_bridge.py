@@ -6,12 +6,12 @@ compares them over a list of cases, with the bytes on the pins).  One command at
 bridge reads the 8-byte header, then runs the command (bus writes, bus reads with their reply
 bytes, beats, or COMMAND and the wait for ``busy`` low) and answers with a status byte.  It
 consumes a received byte within a few cycles except while a beat waits for the stream's
-``ready``, so the host sends beats only while the core is idle (the driver does).
+``tready`` (the bank being filled already holds a whole sample).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,8 +24,9 @@ from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["UartBridge"]
 
-#: cycles after the COMMAND write before ``busy`` is trusted (the sequencer raises it within 2)
-COMMAND_SETTLE = 3
+#: cycles after the COMMAND write before ``busy`` is trusted (the sequencer raises it within 2
+#: of the host-bus write; the board's Wishbone initiator adds 1, its register stage)
+COMMAND_SETTLE = 4
 
 
 class UartBridge(wiring.Component):
@@ -41,7 +42,8 @@ class UartBridge(wiring.Component):
     -------
     rx : In, the UART receive pin.  tx : Out, the UART transmit pin.
     bus : ``Out(BusSignature())``, to the core's host bus.
-    frames : ``Out(frame_signature(config))``, to the core's frame stream.
+    frames : ``Out(frame_signature(config))``, to the core's frame stream (AXI4-Stream; the
+        bridge counts beats and raises ``tlast`` on every ``T*IW``-th).
     busy, done : In, the core's flags.
     error : Out, a received byte was lost or garbled (sticky).
     """
@@ -77,6 +79,9 @@ class UartBridge(wiring.Component):
         idx = Signal(range(max(up.HEADER_BYTES, pb) + 1))  # byte of the header, word or beat
         left = Signal(16)                          # words or beats still to do
         word = Signal(max(32, 8 * pb))             # word or beat being assembled / sent
+        # beat of the sample: the byte protocol sends a sample in bursts, so the bridge counts
+        # the sample's T*IW beats itself and raises tlast on the last
+        beat = Signal(range(max(2, hw.stream_beats)))
         a = Signal(32)                             # current bus address
         settle = Signal(range(COMMAND_SETTLE + 1))
         bad = Signal()
@@ -173,9 +178,11 @@ class UartBridge(wiring.Component):
                         with m.If(idx == pb - 1):
                             m.next = "F_PUSH"
             with m.State("F_PUSH"):
-                m.d.comb += [self.frames.valid.eq(1), self.frames.payload.eq(word[:pw])]
-                with m.If(self.frames.ready):
-                    m.d.sync += [left.eq(left - 1), idx.eq(0)]
+                m.d.comb += [self.frames.tvalid.eq(1), self.frames.tdata.eq(word[:pw]),
+                             self.frames.tlast.eq(beat == hw.stream_beats - 1)]
+                with m.If(self.frames.tready):
+                    m.d.sync += [left.eq(left - 1), idx.eq(0),
+                                 beat.eq(Mux(beat == hw.stream_beats - 1, 0, beat + 1))]
                     m.next = "F_BYTES"
 
             # COMMAND: the write happened in DISPATCH; wait for the core

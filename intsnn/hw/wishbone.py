@@ -12,7 +12,7 @@ than all ones, or an unmapped adapter register, is refused with ``err`` (nothing
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,7 +20,7 @@ from . import host_protocol as hp
 from . import wishbone_protocol as wp
 from .host_bus import BusSignature
 
-__all__ = ["WishboneSignature", "WishboneBridge"]
+__all__ = ["WishboneSignature", "WishboneBridge", "WishboneInitiator"]
 
 
 class WishboneSignature(wiring.Signature):
@@ -112,4 +112,50 @@ class WishboneBridge(wiring.Component):
                 with m.Elif(self.bus.r_valid):
                     m.d.comb += [wb.ack.eq(request), wb.dat_r.eq(self.bus.r_data)]
                     m.next = "IDLE"
+        return m
+
+
+class WishboneInitiator(wiring.Component):
+    """Host-bus requests (from the UART bridge) as Wishbone B4 classic transfers.
+
+    One request at a time: a ``w_en``/``r_en`` seen while idle is registered and presented
+    (``cyc``, ``stb``, ``sel`` all ones) until ``ack`` or ``err``; a read's data comes back
+    as ``r_valid``/``r_data`` in the cycle after the ``ack`` (0 after an ``err``).  A request
+    while one is outstanding, or an ``err``, sets the sticky ``error`` (the UART bridge issues
+    one request and waits: it never does the former).
+
+    Golden twin: the requests themselves, in order (``tests/test_hw_wishbone.py`` against a
+    Wishbone target model with random acknowledge delays).
+
+    Members
+    -------
+    bus : ``In(BusSignature())``, from the host-bus initiator.
+    wb : ``Out(WishboneSignature())``, to a Wishbone target.
+    error : Out, sticky.
+    """
+
+    def __init__(self):
+        super().__init__({"bus": In(BusSignature()), "wb": Out(WishboneSignature()),
+                          "error": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, wb = self.bus, self.wb
+        pending, we = Signal(), Signal()
+        adr, dat = Signal(hp.ADDR_BITS), Signal(hp.DATA_BITS)
+        request = bus.w_en | bus.r_en
+        m.d.comb += [wb.cyc.eq(pending), wb.stb.eq(pending), wb.we.eq(we), wb.adr.eq(adr),
+                     wb.dat_w.eq(dat), wb.sel.eq((1 << wp.SEL_BITS) - 1)]
+        m.d.sync += bus.r_valid.eq(0)
+        with m.If(pending):
+            with m.If(wb.ack | wb.err):
+                m.d.sync += [pending.eq(0), bus.r_valid.eq(~we),
+                             bus.r_data.eq(Mux(wb.err, 0, wb.dat_r))]
+                with m.If(wb.err):
+                    m.d.sync += self.error.eq(1)
+            with m.If(request):
+                m.d.sync += self.error.eq(1)
+        with m.Elif(request):
+            m.d.sync += [pending.eq(1), we.eq(bus.w_en), adr.eq(bus.addr),
+                         dat.eq(bus.w_data)]
         return m

@@ -44,6 +44,7 @@ def _overrides(a) -> dict:
 
 #: Options of the training co-simulation that the inference mode (--weights) has no use for.
 _TRAINING_ONLY = {"train_samples": ("--train-samples", 64), "waves": ("--waves", False),
+                  "bus": ("--bus", "host"), "stream_gap": ("--stream-gap", 0),
                   "no_resume": ("--no-resume", False), "checkpoint_every": ("--checkpoint-every",
                                                                             30.0)}
 _INFERENCE_ONLY = {"workers": ("--workers", 2), "address": ("--address", None),
@@ -84,7 +85,7 @@ def run_cosim(a) -> int:
                      waves=a.waves, out=a.out,
                      hw_dir=a.hw_dir, build_root=a.build_dir, overrides=_overrides(a),
                      data_name=a.data_name, resume=not a.no_resume,
-                     checkpoint_every_s=a.checkpoint_every)
+                     checkpoint_every_s=a.checkpoint_every, bus=a.bus, stream_gap=a.stream_gap)
     return _run(o, energy_table=True)
 
 

@@ -109,6 +109,8 @@ class CosimOptions:
     resume: bool = True                # continue from out/cosim-checkpoint.npz if it matches
     checkpoint_every_s: float = 30.0   # at most one checkpoint per this many seconds
     stop_after_checkpoints: int | None = None  # tests: behave as if interrupted after N
+    bus: str = "host"                  # register interface: host bus or Wishbone (--bus)
+    stream_gap: int = 0                # idle cycles after each beat of the next sample
 
 
 # ---------------------------------------------------------------------- data and golden model
@@ -205,7 +207,9 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
     for s in range(0, len(ytr), B):
         if lanes is not None:
             for j in range(s, min(s + B, len(ytr))):
-                rec = model.run_sample(xtr[j], int(ytr[j]))
+                # the random loss's noise of the sample's place in its batch (as the core
+                # draws it from SAMPLES, and batch_deltas below)
+                rec = model.run_sample(xtr[j], int(ytr[j]), position=j - s)
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
@@ -237,8 +241,10 @@ def _norm(d: dict) -> dict:
     return json.loads(json.dumps(d, default=str))
 
 
-def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
-    """Raise ValueError if ``manifest`` (generator output) was made for another config/lanes."""
+def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where,
+                   bus: str = "host") -> None:
+    """Raise ValueError if ``manifest`` (generator output) was made for another config/lanes
+    or register interface."""
     want = _norm(cfg.canonical_dict())
     have = manifest.get("config")
     if not isinstance(have, dict):
@@ -256,6 +262,9 @@ def check_manifest(manifest: dict, cfg: NetConfig, lanes: int, where) -> None:
     if manifest.get("lanes") != lanes:
         raise ValueError(f"the Verilog in {where} was generated for lanes={manifest.get('lanes')}"
                          f", not lanes={lanes}")
+    if manifest.get("bus", "host") != bus:
+        raise ValueError(f"the Verilog in {where} was generated for --bus "
+                         f"{manifest.get('bus', 'host')}, not --bus {bus}")
 
 
 #: NetConfig fields that ``intsnn generate`` sets from an option.
@@ -311,8 +320,9 @@ def _lock(path: Path):
 
 
 def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
-                    quiet: bool = True):
-    """``(verilog path, manifest, key)``: reuse ``hw_dir`` or the cache, else generate."""
+                    quiet: bool = True, bus: str = "host"):
+    """``(verilog path, manifest, key)``: reuse ``hw_dir`` or the cache, else generate (with
+    the register interface ``bus``)."""
     if hw_dir is not None:
         d = Path(hw_dir)
         mpath = d / "manifest.json"
@@ -320,7 +330,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
             raise FileNotFoundError(f"no manifest.json in {d} (generate the Verilog with "
                                     f"`intsnn generate`)")
         manifest = _read_manifest(mpath)
-        check_manifest(manifest, cfg, lanes, d)
+        check_manifest(manifest, cfg, lanes, d, bus)
         vpath = d / manifest.get("verilog", "intsnn_core.v")
         if not vpath.is_file():
             raise FileNotFoundError(f"{vpath} named by {mpath} does not exist")
@@ -328,16 +338,17 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
         return vpath, manifest, key
     from ..hw.generate import generate
 
-    key = hashlib.sha256(json.dumps({"config": _norm(cfg.canonical_dict()), "lanes": lanes,
-                                     "hw": _hw_source_digest()}, sort_keys=True).encode()
-                         ).hexdigest()[:16]
+    what = {"config": _norm(cfg.canonical_dict()), "lanes": lanes, "hw": _hw_source_digest()}
+    if bus != "host":
+        what["bus"] = bus
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     d = build_root / key / "hw"
     with _lock(build_root / key / ".hw.lock"):
         mpath = d / "manifest.json"
         with contextlib.suppress(ValueError, KeyError):  # a damaged cache entry is regenerated
             manifest = _read_manifest(mpath) if mpath.is_file() else None
             if manifest is not None:
-                check_manifest(manifest, cfg, lanes, d)
+                check_manifest(manifest, cfg, lanes, d, bus)
                 vpath = d / manifest["verilog"]
                 if vpath.is_file():
                     return vpath, manifest, key
@@ -346,7 +357,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
             with heartbeat(f"generating the Verilog of {cfg.arch} "
                            f"{cfg.n_in}-{cfg.n_hidden}-{cfg.n_out}, lanes {lanes} (Amaranth)",
                            quiet=quiet):
-                vpath, manifest = generate(cfg, lanes, tmp)
+                vpath, manifest = generate(cfg, lanes, tmp, bus=bus)
             if d.exists():
                 shutil.rmtree(d)
             os.replace(tmp, d)
@@ -378,7 +389,8 @@ def diagnose(mm: dict, cfg: NetConfig, seed: int, g, xtr, ytr, xte, yte) -> dict
         return out
     model = IntSNN(cfg, seed, weights=_golden_weights_at(g, cfg, phase, s))
     x, y = (xtr[s], int(ytr[s])) if phase == "train" else (xte[s], int(yte[s]))
-    rec = model.run_sample(x, y)
+    rec = model.run_sample(x, y, position=s % cfg.batch_size if phase == "train" else 0,
+                           update=s // cfg.batch_size if phase == "train" else None)
     out["label"] = y
     if sig == "cycles":
         out["timestep"] = None
@@ -386,6 +398,13 @@ def diagnose(mm: dict, cfg: NetConfig, seed: int, g, xtr, ytr, xte, yte) -> dict
         out["note"] = ("counts and prediction agree but the core took another number of cycles "
                        "than intsnn.hw.cycles.expected_cycles gives for this sample's golden "
                        "activity: a fault in the event skipping or the schedule")
+        return out
+    if sig == "overlap_cycles":
+        out["timestep"] = None
+        out["note"] = ("counts, prediction and the CYCLES register agree, but the command and the "
+                       "next sample's stream took another number of cycles than "
+                       "intsnn.hw.cycles.overlap_cycles: a fault in the double-buffered input "
+                       "(bank swap, tready) or in the wrapper's measurement")
         return out
     if sig in ("counts", "prediction"):
         # counts: the first differing output neuron; prediction: the neuron the hardware chose
@@ -438,14 +457,42 @@ def _stats(a) -> dict | None:
     return {"mean": float(a.mean()), "min": int(a.min()), "max": int(a.max()), "n": int(a.size)}
 
 
+def _overlap(res: dict, cfg: NetConfig, lanes: int, gap: int) -> dict:
+    """The measured double-buffered cycles per sample (STAMP to STAMP, the command while the
+    next sample streams in; :func:`intsnn.hw.cycles.overlap_cycles`) against the same samples
+    on the single-buffered core (stream at half rate, then the command,
+    :func:`~intsnn.hw.cycles.single_buffered_cycles`; both without the host's other
+    instructions)."""
+    from ..hw import cycles
+    from ..hw.config import HwConfig
+
+    beats = HwConfig(net=cfg, lanes=lanes).stream_beats
+    out = {}
+    for phase in ("train", "test"):
+        ov = res.get(f"overlap_{phase}") or []
+        if not ov:
+            continue
+        single = [cycles.single_buffered_cycles(c, beats) for c in res[f"cycles_{phase}"]]
+        out[f"overlapped_{phase}"] = _stats(ov)
+        out[f"single_buffered_{phase}"] = _stats(single)
+        out[f"speedup_{phase}"] = float(np.sum(single) / np.sum(ov))
+    if not out:
+        return {}
+    out.update({"stream_gap": gap, "beats_per_sample": beats,
+                "formula": "overlapped = cycles.overlap_cycles(CYCLES, beats of the next "
+                           "sample or 0, gap); single-buffered = 2*beats + CYCLES"})
+    return {"overlap": out}
+
+
 def _work_ratio(measured, g: dict, cfg: NetConfig, lanes: int) -> dict:
-    """Measured cycles per training sample (+ the stream's) over the work the design must do."""
+    """Measured cycles per training sample over the work the design must do (the next
+    sample's stream overlaps the computation: max of the two, :func:`cycles.overlap_cycles`)."""
     from ..hw import cycles
 
     n = len(measured)
     if n == 0:
         return {}
-    m = np.asarray(measured, np.float64) + cycles.stream_cycles(cfg, lanes)
+    m = np.maximum(np.asarray(measured, np.float64), cycles.stream_cycles(cfg, lanes))
     w = g["work_train"][:n]
     return {"work_per_train_sample": _stats(w),
             "ratio_to_work": {"mean_of_ratios": float(np.mean(m / w)),
@@ -477,7 +524,8 @@ class CosimInterrupted(KeyboardInterrupt):
 def _fingerprint(o: CosimOptions, cfg: NetConfig, lanes: int, meta: dict, key: str) -> dict:
     return {"preset": o.preset, "config": _norm(cfg.canonical_dict()), "lanes": lanes,
             "seed": o.seed,
-            "sim": o.sim, "hardware": key, "data": {k: meta[k] for k in (
+            "sim": o.sim, "hardware": key, "stream_gap": o.stream_gap,
+            "data": {k: meta[k] for k in (
                 "source", "data_dir", "name", "train_rows", "test_rows", "digest")}}
 
 
@@ -575,7 +623,8 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     worker.start()
 
     t0 = time.perf_counter()
-    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet)
+    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet,
+                                           bus=o.bus)
     t_gen = time.perf_counter() - t0
     _log(o, f"hardware: {vpath} ({format_seconds(t_gen)})")
 
@@ -589,7 +638,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
     elif ckpt.is_file():
         ckpt.unlink()
 
-    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
+    depth = max(4096, 2 * hw.stream_beats + cfg.n_out + 64)   # this sample and the next
     build_dir = build_root / key / (o.sim + ("-waves" if o.waves else ""))
     tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
     native = o.sim == NATIVE
@@ -628,7 +677,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": _norm(cfg.to_dict()), "lanes": lanes, "depth": depth,
-                  "loss_seed": o.seed,
+                  "loss_seed": o.seed, "bus": o.bus, "stream_gap": o.stream_gap,
                   "progress": str(work / "progress"),
                   "checkpoint": {"path": str(ckpt), "fingerprint": fingerprint,
                                  "every_s": o.checkpoint_every_s}}
@@ -694,6 +743,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
         "data": {**meta, "train_samples": int(len(ytr)), "test_samples": int(len(yte))},
         "simulator": {"name": o.sim, "version": info.version,
                       "cocotb": None if o.sim == NATIVE else __import__("cocotb").__version__},
+        "interfaces": {"bus": o.bus, "stream_gap": o.stream_gap},
         "hardware": {"verilog": str(vpath), "cache_key": key, "build_dir": str(build_dir),
                      "manifest_config_checked": True},
         "status": "match" if complete else ("mismatch" if mms else "incomplete"),
@@ -716,6 +766,7 @@ def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> d
                    "per_inference_sample": _stats(res["cycles_test"]),
                    "per_update": _stats(res["cycles_update"]),
                    "total_simulated": total_cycles,
+                   **_overlap(res, cfg, lanes, o.stream_gap),
                    **_work_ratio(res["cycles_train"], g, cfg, lanes)},
         "resume": {"sessions": res.get("sessions", 1), "resumed_from": res.get("resumed_from"),
                    "note": "time, programs and waves cover the last session only"},
@@ -805,6 +856,12 @@ def summary_table(r: dict) -> str:
     elif "ratio_to_lower_bound" in cyc:
         lines.append(f"cycles / lower bound  {cyc['ratio_to_lower_bound']['of_sums']:.2f} "
                      "(intsnn.hw.cycles.lower_bound)")
+    if cyc.get("overlap"):
+        ov = cyc["overlap"]
+        lines.append(f"double buffering      {ov['overlapped_train']['mean']:,.0f} cycles / train "
+                     f"sample with the next sample streaming (= cycles.overlap_cycles, every "
+                     f"sample); single-buffered {ov['single_buffered_train']['mean']:,.0f}: "
+                     f"x{ov['speedup_train']:.3f}")
     lines += [
         f"cycles / infer sample {c(cyc['per_inference_sample'])}",
         f"cycles / update       {c(cyc['per_update'])}",

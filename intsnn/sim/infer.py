@@ -309,7 +309,7 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
 
     t0 = time.perf_counter()
     vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet)
-    depth = max(4096, hw.stream_beats + cfg.n_out + 64)
+    depth = max(4096, 2 * hw.stream_beats + cfg.n_out + 64)   # this sample and the next
     tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
     build_dir = build_root / key / o.sim
     exe = None

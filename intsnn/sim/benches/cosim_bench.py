@@ -47,7 +47,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
 from intsnn.golden.config import NetConfig
-from intsnn.hw import host_protocol as hp
+from intsnn.hw import cycles, host_protocol as hp, wishbone_protocol as wp
 from intsnn.hw.config import HwConfig
 from intsnn.hw.conv_geometry import hidden_order
 from intsnn.hw.scoreboard import mismatch_record
@@ -102,18 +102,26 @@ class Bench:
         self.drv = drv if drv is not None else Driver(dut, int(p["depth"]))
         self.mismatches: list[dict] = []
         H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-        hw = HwConfig(net=cfg, lanes=self.lanes)
+        self.hw = hw = HwConfig(net=cfg, lanes=self.lanes)
         IW, HW, OW = hw.IW, hw.HW, hw.OW
+        # double buffering: the next sample streams while this one computes, with ``gap`` idle
+        # cycles after each beat (0: full rate)
+        self.gap = int(p.get("stream_gap", 0))
+        # over Wishbone the wrapper's CMD waits for the done interrupt; the bench enables it
+        # and clears IRQ_PENDING after every command
+        self.wishbone = p.get("bus", "host") == "wishbone"
+        self.prefetched = self.streamed_next = False
         T = cfg.timesteps
         rs = cfg.arch == "rsnn"
         # generous cycle bound of one sample (every input/spike active, every pg set)
         fwd = T * (3 * IW + HW * I + rs * (3 * HW + HW * H) + 3 * HW + OW * H + OW + 4)
         dl = H * OW + OW * (2 + H * (T + 1)) + HW * (2 + I * (T + 1))
-        self.sample_bound = 4 * (fwd + dl + 2 * T * IW + 1000)
+        self.sample_bound = 4 * (fwd + dl + 2 * (self.gap + 2) * T * IW + 1000)
         self.update_bound = 4 * (I * HW + H * OW + H * I + O * H + 1000)
         self.res = {"counts_train": [], "pred_train": [], "cycles_train": [],
                     "samples_before_update": [], "cycles_update": [], "counts_test": [],
-                    "pred_test": [], "cycles_test": [], "mismatches": self.mismatches,
+                    "pred_test": [], "cycles_test": [], "overlap_train": [],
+                    "overlap_test": [], "mismatches": self.mismatches,
                     "stopped": None, "updates_checked": 0}
         # where to start, the weights the core holds there, and the cycle count so far
         self.start = {"phase": "train", "next": 0}
@@ -169,6 +177,13 @@ class Bench:
     # ------------------------------------------------------------------ helpers
     def prog(self) -> Program:
         return Program(self.lanes, self.cfg.input_bits)
+
+    def ack_irq(self, prog: Program, enable: bool = False):
+        """Over Wishbone: clear IRQ_PENDING (and with ``enable`` set IRQ_ENABLE first)."""
+        if self.wishbone:
+            if enable:
+                prog.write(hp.addr(wp.REGION_WISHBONE, 0, wp.REG_IRQ_ENABLE), 1)
+            prog.write(hp.addr(wp.REGION_WISHBONE, 0, wp.REG_IRQ_PENDING), 1)
 
     def mismatch(self, phase, sample, signal, exp, act, update=None) -> bool:
         """Record the differing entries of ``exp`` vs ``act``; True if any differ."""
@@ -229,9 +244,10 @@ class Bench:
             rows, cols = np.indices(w.shape)
             addrs = ((region << hp.REGION_SHIFT) | (rows << hp.ROW_SHIFT) | cols).ravel()
             items.extend(zip(addrs.tolist(), w.ravel().tolist()))
-        chunk = self.drv.depth - 1
+        chunk = self.drv.depth - 3
         for s in range(0, len(items), chunk):
             prog = self.prog()
+            self.ack_irq(prog, enable=True)
             for a, v in items[s:s + chunk]:
                 prog.write(a, v)
             prog.end()
@@ -256,6 +272,16 @@ class Bench:
         # cycles counted from here on add to the earlier sessions' (resume: the reload of the
         # checkpoint's weights and keys is not part of the run it continues)
         if self.sessions > 1:
+            # the run this session continues had streamed its next sample during the sample
+            # before the checkpoint (double buffering): stream it now, outside the count
+            phase, nxt = self.start["phase"], int(self.start["next"])
+            x = d[f"x_{phase}"]
+            if 0 < nxt < len(x):
+                prog = self.prog()
+                prog.stream(pack_beats(x[nxt], cfg.input_bits, self.lanes))
+                prog.end()
+                await self.drv.run(prog, 4 * len(prog) + 100)
+                self.prefetched = True
             self.cycles_ref = self.drv.cycle_count()
         if "inject" in self.p:  # tests: a deliberate fault the comparison must find
             f = self.p["inject"]
@@ -265,29 +291,55 @@ class Bench:
             await self.drv.run(prog, 100)
         return True
 
-    def sample_program(self, x, command: int, label: int | None = None) -> Program:
-        """Stream one sample, run ``command`` (TRAIN/INFER), read PREDICTION, CYCLES, COUNTS."""
+    def sample_program(self, x, command: int, label: int | None = None,
+                       x_next=None) -> Program:
+        """Run ``command`` (TRAIN/INFER) on sample ``x`` and read STAMP, STAMP, PREDICTION,
+        CYCLES, COUNTS.  ``x`` is streamed first unless the previous program prefetched it;
+        ``x_next`` (the phase's next sample) streams in the background while the command
+        computes (double buffering), ``self.gap`` idle cycles after each beat.  The two stamps
+        enclose the command and the rest of that stream: :func:`intsnn.hw.cycles.overlap_cycles`.
+        """
         prog = self.prog()
-        prog.stream(pack_beats(x, self.cfg.input_bits, self.lanes))
+        if not self.prefetched:
+            prog.stream(pack_beats(x, self.cfg.input_bits, self.lanes))
         if label is not None:
             prog.write(hp.addr(hp.REGION_CTRL, 0, hp.REG_LABEL), int(label))
+        if x_next is not None:
+            prog.stream(pack_beats(x_next, self.cfg.input_bits, self.lanes), background=True,
+                        gap=self.gap)
+        prog.stamp()
         prog.command(command)
+        prog.swait()
+        prog.stamp()
+        self.ack_irq(prog)
+        self.prefetched = x_next is not None
+        self.streamed_next = x_next is not None
         prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_PREDICTION))
         prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_CYCLES))
         prog.read2d(hp.REGION_COUNTS, 1, self.cfg.n_out)
         return prog
 
     def check_sample(self, phase: str, s: int, words: np.ndarray) -> bool:
-        """Record the sample's results; compare counts, prediction and the cycle count (the
-        exact formula of :mod:`intsnn.hw.cycles` on the golden observables) with golden."""
+        """Record the sample's results; compare counts, prediction, the cycle count (the exact
+        formula of :mod:`intsnn.hw.cycles` on the golden observables) and the overlapped cycles
+        (the command with the next sample's stream, :func:`intsnn.hw.cycles.overlap_cycles`)
+        with golden."""
         O, d, res = self.cfg.n_out, self.d, self.res
+        period = int(words[1]) - int(words[0])
+        words = words[2:]
         pred, cyc, counts = int(words[0]), int(words[1]), words[2:2 + O].astype(np.int64)
         res[f"counts_{phase}"].append(counts.tolist())
         res[f"pred_{phase}"].append(pred)
         res[f"cycles_{phase}"].append(cyc)
+        res[f"overlap_{phase}"].append(period)
+        g_cyc = int(d[f"g_cycles_{phase}"][s])
+        beats = self.hw.stream_beats if self.streamed_next else 0
         return (self.mismatch(phase, s, "counts", d[f"g_counts_{phase}"][s], counts)
                 or self.mismatch(phase, s, "prediction", d[f"g_pred_{phase}"][s], pred)
-                or self.mismatch(phase, s, "cycles", d[f"g_cycles_{phase}"][s], cyc))
+                or self.mismatch(phase, s, "cycles", g_cyc, cyc)
+                or self.mismatch(phase, s, "overlap_cycles",
+                                 cycles.overlap_cycles(g_cyc, beats, self.gap, self.wishbone),
+                                 period))
 
     async def train(self) -> bool:
         cfg, d, res = self.cfg, self.d, self.res
@@ -300,21 +352,23 @@ class Bench:
         for s in range(self.start["next"], n):
             upd = (s + 1) % B == 0 or s == n - 1
             k = s // B
-            prog = self.sample_program(x[s], hp.CMD_TRAIN, y[s])
+            prog = self.sample_program(x[s], hp.CMD_TRAIN, y[s],
+                                       x[s + 1] if s + 1 < n else None)
             if upd:
                 prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_SAMPLES))
                 prog.command(hp.CMD_UPDATE)
+                self.ack_irq(prog)
                 prog.read(hp.addr(hp.REGION_CTRL, 0, hp.REG_CYCLES))
                 self.read_weights(prog, False)
             prog.end()
             words = await self.drv.run(prog, self.sample_bound + upd * self.update_bound)
             bad = self.check_sample("train", s, words)
             if not bad and upd:
-                nsamp, ucyc = int(words[2 + O]), int(words[3 + O])
+                nsamp, ucyc = int(words[4 + O]), int(words[5 + O])
                 res["samples_before_update"].append(nsamp)
                 res["cycles_update"].append(ucyc)
                 bad = self.mismatch("train", s, "samples_register", s - k * B + 1, nsamp, k)
-                bad = bad or self.check_weights(words[4 + O:], "train", s, k, d["g_w_hidden"][k],
+                bad = bad or self.check_weights(words[6 + O:], "train", s, k, d["g_w_hidden"][k],
                                                 d["g_w_output"][k])
                 if not bad:
                     res["updates_checked"] += 1
@@ -335,7 +389,8 @@ class Bench:
         w_final = ((d["g_w_hidden"][-1], d["g_w_output"][-1]) if len(d["g_w_hidden"])
                    else (d["w_hidden0"], d["w_output0"]))
         for s in range(first, len(x)):
-            prog = self.sample_program(x[s], hp.CMD_INFER)
+            prog = self.sample_program(x[s], hp.CMD_INFER, None,
+                                       x[s + 1] if s + 1 < len(x) else None)
             prog.end()
             words = await self.drv.run(prog, self.sample_bound)
             if self.check_sample("test", s, words):
