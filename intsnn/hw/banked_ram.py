@@ -23,8 +23,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import MemorySpec
-from .ram import LUTRAM_ATTRS, NO_INIT, _check_names, _first, ram_shape, read_signature, \
-    write_signature
+from .ram import _check_names, _first, memory_attrs, ram_shape, read_signature, write_signature
 
 __all__ = ["BankedRam"]
 
@@ -80,9 +79,7 @@ class BankedRam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self._spec
-        attrs = {} if spec.init else {NO_INIT: 1}
-        if spec.kind == "lut":
-            attrs.update(LUTRAM_ATTRS)
+        attrs = memory_attrs(spec)
         sides = {}
         for fill in (False, True):
             sides[fill] = ([getattr(self, f"r_{n}") for n in self._readers

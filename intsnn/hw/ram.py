@@ -31,7 +31,7 @@ from .config import MemorySpec, check_config
 
 __all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
            "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "LUTRAM_MODULE",
-           "LUTRAM_ATTRS", "NO_INIT"]
+           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
@@ -40,6 +40,15 @@ RAM_MODULE = "intsnn_ram"
 LUTRAM_MODULE = "intsnn_lutram"
 #: The synthesis attribute (Yosys ``memory_libmap``, also Vivado) that asks for LUT RAM.
 LUTRAM_ATTRS = {"ram_style": "distributed"}
+
+
+def memory_attrs(spec: MemorySpec) -> dict:
+    """The attributes a memory of ``spec`` is elaborated with (:data:`NO_INIT` when it has no
+    initial contents, :data:`LUTRAM_ATTRS` when it is LUT RAM)."""
+    attrs = {} if spec.init else {NO_INIT: 1}
+    if spec.kind == "lut":
+        attrs.update(LUTRAM_ATTRS)
+    return attrs
 
 
 def _ram_verilog(module: str, attrs: str) -> str:
@@ -220,10 +229,7 @@ class Ram(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self._spec
-        attrs = {} if spec.init else {NO_INIT: 1}
-        if spec.kind == "lut":
-            attrs.update(LUTRAM_ATTRS)
-        m.submodules.memory = mem = Memory(data=self._data, attrs=attrs)
+        m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
         wp = mem.write_port(granularity=self._granularity)
         rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
         readers = [getattr(self, f"r_{n}") for n in self._readers]
