@@ -10,7 +10,7 @@ pytest.importorskip("amaranth")
 from intsnn.golden.config import LayerParams  # noqa: E402
 from intsnn.golden.model import IntSNN  # noqa: E402
 from intsnn.hw import cycles  # noqa: E402
-from intsnn.hw.bench import rtl_train, small_net as small_cfg  # noqa: E402
+from intsnn.hw.bench import check_batch_against_golden, rtl_train, small_net as small_cfg  # noqa: E402,E501
 
 
 def random_inputs(cfg, n, seed, density=0.4):
@@ -21,27 +21,7 @@ def random_inputs(cfg, n, seed, density=0.4):
 
 
 def check_against_golden(cfg, lanes, seed=0, n=3):
-    net = IntSNN(cfg, seed=seed)
-    w0 = net.weights.copy()
-    x, labels = random_inputs(cfg, n, seed + 100)
-    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s]),
-                                                             position=s))[0]
-               for s in range(n)]   # position: the random loss's noise of the batch place
-    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
-    dh, do, counts = net.batch_deltas(x, labels)
-    np.testing.assert_array_equal(r.counts, counts)
-    np.testing.assert_array_equal(r.predictions, np.argmax(counts, axis=1))
-    net.update(dh, do)
-    np.testing.assert_array_equal(r.weights.hidden, net.weights.hidden)
-    np.testing.assert_array_equal(r.weights.output, net.weights.output)
-    if cfg.arch == "rsnn":
-        np.testing.assert_array_equal(r.weights.recurrent, net.weights.recurrent)
-    # the analytic cycle counts are exact
-    np.testing.assert_array_equal(r.cycles, exp_cyc)
-    assert r.update_cycles == [cycles.expected_update_cycles(cfg, lanes)]
-    # the update must have changed something, or the test proves little
-    assert (w0.hidden != net.weights.hidden).any() and (w0.output != net.weights.output).any()
-    return r
+    return check_batch_against_golden(cfg, lanes, seed=seed, n=n)[0]
 
 
 @pytest.mark.parametrize("arch", ["snn", "rsnn"])

@@ -26,7 +26,7 @@ from .core import IntSNNCore
 from .ram import Ram
 
 __all__ = ["RtlResult", "rtl_train", "Host", "scramble", "Rig", "simulate", "run_engine",
-           "words", "load", "to_words", "from_words", "small_net"]
+           "words", "load", "to_words", "from_words", "small_net", "check_batch_against_golden"]
 
 
 def small_net(arch="snn", S=16, Q=8, input_bits=1, clip_order="shift_then_clip", n_in=12,
@@ -289,3 +289,37 @@ def rtl_train(cfg: NetConfig, lanes: int, weights: Weights, x, labels, *, train:
 
     simulate(dut, tb)
     return res
+
+
+def check_batch_against_golden(cfg: NetConfig, lanes: int, *, seed: int = 0, n: int = 3,
+                               density: float = 0.4):
+    """One batch of ``n`` random samples through the core and through
+    :class:`~intsnn.golden.model.IntSNN`: asserts equal counts, predictions, exact cycles per
+    sample (``cycles.from_record``, with each sample's batch position for the random loss),
+    update cycles and every weight layer after the update, and that the update changed both
+    layers (else the comparison proves little).  Returns ``(RtlResult, batch hidden delta)``."""
+    from ..golden.model import IntSNN
+    from . import cycles
+
+    net = IntSNN(cfg, seed=seed)
+    w0 = net.weights.copy()
+    rng = np.random.default_rng(seed + 100)
+    x = rng.integers(0, cfg.in_max + 1, size=(n, cfg.timesteps, cfg.n_in))
+    x *= rng.random(x.shape) < density
+    labels = rng.integers(0, cfg.n_out, n)
+    exp_cyc = [cycles.from_record(cfg, lanes, net.run_sample(x[s], int(labels[s]),
+                                                             position=s))[0]
+               for s in range(n)]
+    r = rtl_train(cfg, lanes, w0, x, labels, batch_size=n, loss_seed=seed)
+    dh, do, counts = net.batch_deltas(x, labels)
+    np.testing.assert_array_equal(r.counts, counts)
+    np.testing.assert_array_equal(r.predictions, np.argmax(counts, axis=1))
+    net.update(dh, do)
+    np.testing.assert_array_equal(r.weights.hidden, net.weights.hidden)
+    np.testing.assert_array_equal(r.weights.output, net.weights.output)
+    if cfg.arch == "rsnn":
+        np.testing.assert_array_equal(r.weights.recurrent, net.weights.recurrent)
+    np.testing.assert_array_equal(r.cycles, exp_cyc)
+    assert r.update_cycles == [cycles.expected_update_cycles(cfg, lanes)]
+    assert (w0.hidden != net.weights.hidden).any() and (w0.output != net.weights.output).any()
+    return r, dh
