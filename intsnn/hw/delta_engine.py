@@ -11,8 +11,9 @@ Order: the output layer (groups = output words, ``p`` = hidden neurons, ``v_fb``
 the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden``).  A group
 costs 2 cycles (read its pseudo-gradient and feedback words; skip it if either is all zero);
 otherwise one cycle per pre-synaptic index and ``DELTA_LATENCY - 1`` drain cycles.  Pipeline
-(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 4): read the delta word and the trace word;
-register the trace of the pre-synaptic neuron at every step and the old delta; register
+(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 5): read the delta word and the trace word
+(read latency 2: the delta memories are deep, banked with registered bank outputs); register
+the trace of the pre-synaptic neuron at every step and the old delta; register
 ``corr``; register ``v_fb * corr``; write ``delta + v_fb * corr``.  The group's last write
 lands while the next group's words are read: ``(address, layer)`` travel with the pipeline and
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
@@ -60,7 +61,11 @@ class DeltaEngine(MemoryClient):
             "trace_output_r": ("trace_output", "r"), "trace_hidden_r": ("trace_hidden", "r"),
             "delta_output_r": ("delta_output", "r"), "delta_output_w": ("delta_output", "w"),
             "delta_hidden_r": ("delta_hidden", "r"), "delta_hidden_w": ("delta_hidden", "w")},
-            members={"control": In(ControlSignature())})
+            members={"control": In(ControlSignature())},
+            # the delta memories are deep (banked, registered bank outputs): the DELTA reads
+            # have latency 2
+            latency={n: 2 for n in ("trace_output_r", "trace_hidden_r", "delta_output_r",
+                                    "delta_hidden_r")})
 
     def elaborate(self, platform):  # noqa: C901 - one group loop
         m = Module()
@@ -100,11 +105,12 @@ class DeltaEngine(MemoryClient):
                 m.d.sync += g.eq(g + 1)
                 m.next = "GROUP"
 
-        # stage A (one cycle after a DELTA read) ... stage D (four cycles after: the write)
-        assert hw.DELTA_LATENCY == 4
+        # stage R (one cycle after a DELTA read, latency 2), stage A (two cycles after) ...
+        # stage D (five cycles after: the write)
+        assert hw.DELTA_LATENCY == 5
         drain = Signal(range(hw.DELTA_LATENCY))
-        a_valid, a_pre, a_addr = Signal(), Signal.like(pre), Signal.like(addr)
-        m.d.sync += a_valid.eq(0)
+        r_valid, r_pre, r_addr, r_layer = Signal(), Signal.like(pre), Signal.like(addr), Signal()
+        m.d.sync += r_valid.eq(0)
         with m.FSM(name="deltas"):
             with m.State("IDLE"):
                 with m.If(self.control.start):
@@ -151,7 +157,8 @@ class DeltaEngine(MemoryClient):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(d_addr)]
                 for port, lay in ((self.trace_output_r, 0), (self.trace_hidden_r, 1)):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(p_idx >> lg)]
-                m.d.sync += [a_valid.eq(1), a_pre.eq(p_idx), a_addr.eq(d_addr)]
+                m.d.sync += [r_valid.eq(1), r_pre.eq(p_idx), r_addr.eq(d_addr),
+                             r_layer.eq(layer)]
                 with m.If(pre == n_pre - 1):
                     m.d.sync += drain.eq(hw.DELTA_LATENCY - 2)
                     m.next = "DRAIN"
@@ -163,6 +170,10 @@ class DeltaEngine(MemoryClient):
                 with m.Else():
                     m.d.sync += drain.eq(drain - 1)
 
+        a_valid, a_pre, a_addr, a_layer = (Signal(), Signal.like(pre), Signal.like(addr),
+                                           Signal())
+        m.d.sync += [a_valid.eq(r_valid), a_pre.eq(r_pre), a_addr.eq(r_addr),
+                     a_layer.eq(r_layer)]
         # stage A: the read words registered: the trace of input/hidden neuron a_pre at every
         # step (lane a_pre % P of every slot) and the old delta word (sign-extended per lane)
         bank = a_pre[:lg] if lg else 0
@@ -171,12 +182,12 @@ class DeltaEngine(MemoryClient):
         trace = [Signal(tb, name=f"trace_a{tt}") for tt in range(T)]
         old_a = Signal(data.ArrayLayout(signed(dbits), L))
         b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
-        m.d.sync += [trace[tt].eq(Mux(layer, self.trace_hidden_r.data[tt][bank],
+        m.d.sync += [trace[tt].eq(Mux(a_layer, self.trace_hidden_r.data[tt][bank],
                                       self.trace_output_r.data[tt][bank])) for tt in range(T)]
-        m.d.sync += [old_a.eq(pack(m, [Mux(layer, self.delta_hidden_r.data[j],
+        m.d.sync += [old_a.eq(pack(m, [Mux(a_layer, self.delta_hidden_r.data[j],
                                             self.delta_output_r.data[j]) for j in range(L)],
                                    signed(dbits), "old")),
-                     b_valid.eq(a_valid), b_addr.eq(a_addr), b_layer.eq(layer)]
+                     b_valid.eq(a_valid), b_addr.eq(a_addr), b_layer.eq(a_layer)]
         # stage B: corr = sum_t pg[t, lane] * P[t, pre] (a masked adder tree per lane)
         corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
         corr = Signal(data.ArrayLayout(corr_bits, L))

@@ -16,12 +16,20 @@ written before they are read) carry the attribute :data:`NO_INIT`; the generator
 :class:`GeneratorPlatform`, whose ``get_memory`` (Amaranth's documented override of memory
 lowering) instantiates :data:`RAM_VERILOG`'s ``intsnn_ram`` for them instead.  The Amaranth
 simulator uses ``lib.memory`` for all memories.
+
+Read latency 2 (issue 9, the clock): a reader may ask for its data one cycle later
+(``latency={name: 2}``).  What it gets is the latency-1 data registered, so it holds as the
+latency-1 data does; in the generated Verilog a block memory of several depth banks
+(:attr:`~intsnn.hw.config.MemorySpec.depth_banks`) is then :data:`BANKED_MODULE`: one memory per
+bank (so synthesis cannot merge them back into one cascade), each bank's block-RAM output
+registered in the fabric next to it (zero unless that bank was read), and the banks' registers
+ORed: the block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, MemoryData, MemoryInstance, Module, \
-    Mux, signed, unsigned
+    Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
@@ -31,13 +39,15 @@ from .config import MemorySpec, check_config
 
 __all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
            "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "LUTRAM_MODULE",
-           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs"]
+           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs", "BANKED_MODULE"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
 #: Name of the Verilog RAM module in :data:`RAM_VERILOG` (block RAM), and of its LUT-RAM twin.
 RAM_MODULE = "intsnn_ram"
 LUTRAM_MODULE = "intsnn_lutram"
+#: Name of the banked block-RAM module with a latency-2 read output (:data:`RAM_VERILOG`).
+BANKED_MODULE = "intsnn_ram_banked"
 #: The synthesis attribute (Yosys ``memory_libmap``, also Vivado) that asks for LUT RAM.
 LUTRAM_ATTRS = {"ram_style": "distributed"}
 
@@ -87,8 +97,70 @@ endmodule
 """
 
 
+_BANKED_VERILOG = f"""
+// {BANKED_MODULE}: an intsnn_core block memory without initial contents, in NBANKS depth banks
+// of 2**BBITS words (the last one DEPTH - (NBANKS-1) * 2**BBITS), each its own memory, so
+// synthesis maps every bank to blocks side by side and finds no depth cascade.  r_data is the
+// read as {RAM_MODULE}'s (latency 1: the banks' outputs multiplexed); r_data2 is r_data one
+// cycle later (latency 2), built so that no path runs from a block's output through the
+// multiplexer: each bank's output is registered in the fabric (zero unless that bank was the
+// one read), and r_data2 is the OR of those registers.  Emitted by intsnn.hw.ram.Ram.
+module {BANKED_MODULE} #(
+    parameter integer ABITS = 2,
+    parameter integer DEPTH = 2,
+    parameter integer WIDTH = 1,
+    parameter integer EN_WIDTH = 1,
+    parameter integer BBITS = 1,
+    parameter integer NBANKS = 2
+) (
+    input  wire                clk,
+    input  wire                r_en,
+    input  wire [ABITS-1:0]    r_addr,
+    output wire [WIDTH-1:0]    r_data,
+    output reg  [WIDTH-1:0]    r_data2,
+    input  wire [ABITS-1:0]    w_addr,
+    input  wire [WIDTH-1:0]    w_data,
+    input  wire [EN_WIDTH-1:0] w_en
+);
+    localparam integer PART = WIDTH / EN_WIDTH;
+    reg  [ABITS-BBITS-1:0]    sel;        // the bank of the last read
+    wire [NBANKS*WIDTH-1:0]   q_all;      // every bank's block output
+    wire [NBANKS*WIDTH-1:0]   q2_all;     // every bank's fabric register
+    always @(posedge clk)
+        if (r_en) sel <= r_addr[ABITS-1:BBITS];
+    assign r_data = q_all[sel*WIDTH +: WIDTH];
+    genvar b;
+    generate
+        for (b = 0; b < NBANKS; b = b + 1) begin : bank
+            localparam integer BDEPTH = (b == NBANKS - 1) ? DEPTH - b * (1 << BBITS)
+                                                           : (1 << BBITS);
+            reg [WIDTH-1:0] mem [0:BDEPTH-1];
+            reg [WIDTH-1:0] q, q2;
+            integer i;
+            always @(posedge clk) begin
+                if (w_en != 0 && w_addr[ABITS-1:BBITS] == b)
+                    for (i = 0; i < EN_WIDTH; i = i + 1)
+                        if (w_en[i])
+                            mem[w_addr[BBITS-1:0]][i*PART +: PART] <= w_data[i*PART +: PART];
+                if (r_en) q <= mem[r_addr[BBITS-1:0]];
+                q2 <= (sel == b) ? q : {{WIDTH{{1'b0}}}};
+            end
+            assign q_all[b*WIDTH +: WIDTH] = q;
+            assign q2_all[b*WIDTH +: WIDTH] = q2;
+        end
+    endgenerate
+    integer k;
+    always @* begin
+        r_data2 = {{WIDTH{{1'b0}}}};
+        for (k = 0; k < NBANKS; k = k + 1)
+            r_data2 = r_data2 | q2_all[k*WIDTH +: WIDTH];
+    end
+endmodule
+"""
+
 RAM_VERILOG = _ram_verilog(RAM_MODULE, "") + _ram_verilog(
-    LUTRAM_MODULE, "(* " + ", ".join(f'{k} = "{v}"' for k, v in LUTRAM_ATTRS.items()) + " *) ")
+    LUTRAM_MODULE, "(* " + ", ".join(f'{k} = "{v}"' for k, v in LUTRAM_ATTRS.items()) + " *) "
+) + _BANKED_VERILOG
 
 
 def ram_shape(spec: MemorySpec):
@@ -138,11 +210,19 @@ class MemoryClient(wiring.Component):
         ``In(read_signature(...))`` / ``In(write_signature(...))``.
     members : dict
         The engine's other signature members.
+    latency : dict, optional
+        Read member name -> the read latency it is built for (1, the default, or 2; the
+        :class:`Ram` delivers it).
     """
 
-    def __init__(self, *, config, ports, members):
+    def __init__(self, *, config, ports, members, latency=None):
         self._config = check_config(config)
         self._ports = dict(ports)
+        self._latency = {n: 1 for n, (_, k) in self._ports.items() if k == "r"}
+        for n, lat in dict(latency or {}).items():
+            if n not in self._latency:
+                raise ValueError(f"latency names {n!r}, which is no read port of {ports!r}")
+            self._latency[n] = lat
         super().__init__({**members, **client_members(self._config, self._ports)})
 
     @property
@@ -154,6 +234,11 @@ class MemoryClient(wiring.Component):
         """Member name -> ``(memory name, "r" | "w")``: what the core connects to which
         :class:`Ram`."""
         return dict(self._ports)
+
+    @property
+    def read_latency(self) -> dict:
+        """Read member name -> its read latency (what the core asks the :class:`Ram` for)."""
+        return dict(self._latency)
 
     def port_list(self, kind: str) -> list:
         """The engine's read (``"r"``) or write (``"w"``) client ports."""
@@ -187,6 +272,9 @@ class Ram(wiring.Component):
         Depth, lanes, slots, element width, write enables, initial contents, transparency.
     readers, writers : sequence of str
         Client names, highest priority first (at least one client).
+    latency : dict, optional
+        Reader name -> read latency, 1 (the default) or 2: the data of a read issued in cycle
+        ``c`` is on ``data`` from cycle ``c + latency`` and holds until the next read's.
 
     Members
     -------
@@ -202,7 +290,7 @@ class Ram(wiring.Component):
         The contents (testbenches read and write them with ``ctx.get(ram.data[i])``).
     """
 
-    def __init__(self, *, spec, readers=(), writers=()):
+    def __init__(self, *, spec, readers=(), writers=(), latency=None):
         if not isinstance(spec, MemorySpec):
             raise TypeError(f"spec must be a MemorySpec, not {spec!r}")
         if spec.depth < 1:
@@ -212,6 +300,13 @@ class Ram(wiring.Component):
         self._writers = _check_names("writer", writers)
         if not self._readers and not self._writers:
             raise ValueError("a memory needs at least one reader or writer")
+        latency = dict(latency or {})
+        for n, lat in latency.items():
+            if n not in self._readers:
+                raise ValueError(f"latency names {n!r}, which is not a reader of {readers!r}")
+            if lat not in (1, 2):
+                raise ValueError(f"read latency of {n!r} must be 1 or 2, not {lat!r}")
+        self._latency = {n: latency.get(n, 1) for n in self._readers}
         shape, self._granularity = ram_shape(spec)
         members = {f"r_{n}": Out(read_signature(spec)) for n in self._readers}
         members.update({f"w_{n}": Out(write_signature(spec)) for n in self._writers})
@@ -226,24 +321,57 @@ class Ram(wiring.Component):
     def data(self) -> MemoryData:
         return self._data
 
+    @property
+    def latency(self) -> dict:
+        """Reader name -> read latency."""
+        return dict(self._latency)
+
+    def _banked(self, platform) -> bool:
+        """Emit :data:`BANKED_MODULE` (generator, a block memory without initial contents of
+        several depth banks, a reader with latency 2)."""
+        spec = self._spec
+        return (isinstance(platform, GeneratorPlatform) and not spec.init
+                and not spec.transparent and spec.depth_banks > 1
+                and 2 in self._latency.values())
+
     def elaborate(self, platform):
         m = Module()
         spec = self._spec
-        m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
-        wp = mem.write_port(granularity=self._granularity)
-        rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
         readers = [getattr(self, f"r_{n}") for n in self._readers]
         writers = [getattr(self, f"w_{n}") for n in self._writers]
-        if readers:
-            m.d.comb += [rp.en.eq(Cat(c.en for c in readers).any()),
-                         rp.addr.eq(_first(readers, lambda c: c.en, "addr"))]
-            m.d.comb += [c.data.eq(rp.data) for c in readers]
+        shape = ram_shape(spec)[0]
+        if self._banked(platform):
+            rp_en, rp_addr = Signal(), Signal(ceil_log2(spec.depth))
+            rp_data, rp_data2 = Signal(shape), Signal(shape)
+            wp_en = Signal(1 if self._granularity is None else shape.length)
+            wp_addr, wp_data = Signal(ceil_log2(spec.depth)), Signal(shape)
+            m.submodules.ram = Instance(
+                BANKED_MODULE, p_ABITS=len(rp_addr), p_DEPTH=spec.depth, p_WIDTH=spec.width,
+                p_EN_WIDTH=len(wp_en), p_BBITS=ceil_log2(spec.bank_depth),
+                p_NBANKS=spec.depth_banks, i_clk=ClockSignal("sync"), i_r_en=rp_en,
+                i_r_addr=rp_addr, o_r_data=rp_data.as_value(), o_r_data2=rp_data2.as_value(),
+                i_w_addr=wp_addr, i_w_data=wp_data.as_value(), i_w_en=wp_en)
         else:
-            m.d.comb += rp.en.eq(0)
+            m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
+            wp = mem.write_port(granularity=self._granularity)
+            rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
+            rp_en, rp_addr, rp_data = rp.en, rp.addr, rp.data
+            wp_en, wp_addr, wp_data = wp.en, wp.addr, wp.data
+            rp_data2 = Signal(shape)
+            if 2 in self._latency.values():
+                # the latency-1 data one cycle later (so it holds as that data holds)
+                m.d.sync += rp_data2.eq(rp_data)
+        if readers:
+            m.d.comb += [rp_en.eq(Cat(c.en for c in readers).any()),
+                         rp_addr.eq(_first(readers, lambda c: c.en, "addr"))]
+            m.d.comb += [c.data.eq(rp_data2 if self._latency[n] == 2 else rp_data)
+                         for n, c in zip(self._readers, readers)]
+        else:
+            m.d.comb += rp_en.eq(0)
         if writers:
-            m.d.comb += [wp.en.eq(_first(writers, lambda c: c.en.any(), "en")),
-                         wp.addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
-                         wp.data.eq(_first(writers, lambda c: c.en.any(), "data"))]
+            m.d.comb += [wp_en.eq(_first(writers, lambda c: c.en.any(), "en")),
+                         wp_addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
+                         wp_data.eq(_first(writers, lambda c: c.en.any(), "data"))]
         return m
 
 
