@@ -70,7 +70,9 @@ def test_cycles_by_hand():
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h, False) == infer
     F, D = 4, 4   # the feedback pipeline's drain, a delta group's drain (reads of latency 2)
     assert F == HwConfig.FEEDBACK_LATENCY and D == HwConfig.DELTA_LATENCY - 1
-    train = infer + 2 * 1 + F + (2 + (2 + D)) + (2 + (3 + D))
+    G = 4   # a delta group: read its words (latency 2), register them and the decision, branch
+    assert G == HwConfig.GROUP_CYCLES
+    train = infer + 2 * 1 + F + (G + (2 + D)) + (G + (3 + D))
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
     assert cycles.stream_cycles(cfg, 2) == 2 * 2      # T * IW beats, one per cycle
     # double buffering: the next sample's stream overlaps the command (max), plus the

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ..golden.config import NetConfig, bits_signed
 
 __all__ = ["HwConfig", "MemorySpec", "check_config", "DEFAULT_LANES", "MAX_LANES", "MAX_TIMESTEPS",
-           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "DP16KD_SHAPES", "block_bank_depth", "words", "acc_bits", "b16_range", "delta_bits"]
+           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "DP16KD_SHAPES", "MIN_DEPTH_BANKS", "block_bank_depth", "words", "acc_bits", "b16_range", "delta_bits"]
 
 #: Lane count (synapses per cycle) when none is given.
 DEFAULT_LANES = 4
@@ -33,14 +33,25 @@ LUTRAM_MAX_DEPTH = 64
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 
+#: Fewest depth banks worth banking: a memory 2-3 blocks deep keeps Yosys's own mapping (its
+#: depth multiplexer is one LUT level, and Yosys may map a narrow slice of it more cheaply than
+#: banks of one configuration: shd-snn's 1,280 x 76-bit output deltas take 7 blocks as one
+#: memory, 9 as three banks).
+MIN_DEPTH_BANKS = 4
+
+
 def block_bank_depth(depth: int, width: int) -> int:
     """Depth of one bank of a block memory of ``depth`` x ``width`` bits: the depth of the
     DP16KD configuration that holds the memory in the fewest blocks (``ceil(width / w) *
-    ceil(depth / d)``; of equal counts the shallowest, so a bank is one block deep and synthesis
-    finds no depth cascade inside it), or ``depth`` itself when one bank holds it.  Banking at
-    this depth adds no block: every bank is ``ceil(width / w)`` blocks side by side."""
-    best = min(DP16KD_SHAPES, key=lambda s: (-(-width // s[1]) * -(-depth // s[0]), s[0]))
-    return depth if depth <= best[0] else best[0]
+    ceil(depth / d)``; of equal counts the shallowest, so synthesis finds no depth cascade
+    inside a bank), or ``depth`` itself (one bank) when that makes fewer than
+    :data:`MIN_DEPTH_BANKS` banks.  Banking at this depth adds no block: every bank is
+    ``ceil(width / w)`` blocks side by side (checked against synthesis: ``docs/results.md``,
+    "Timing and fit")."""
+    d, _ = min(DP16KD_SHAPES, key=lambda s: (-(-width // s[1]) * -(-depth // s[0]), s[0]))
+    return d if -(-depth // d) >= MIN_DEPTH_BANKS else depth
+
+
 #: Neurons per layer addressable over the bus (the 14-bit column field of
 #: :func:`intsnn.hw.host_protocol.addr`; kept here so this module needs no import of it).
 ADDRESS_LIMIT = 1 << 14
@@ -194,6 +205,8 @@ class HwConfig:
     UPDATE_LATENCY = 4      # update engine: read (latency 2) -> register (w, delta) -> register the
     #                         clipped step -> saturating subtract, write
     ERROR_NEURON_LATENCY = 1  # error-neuron pass: read counts + state -> units -> write state
+    GROUP_CYCLES = 4        # delta engine, per group: read pg + feedback (latency 2) ->
+    #                         register them and the skip decision -> branch on it
 
     #: The loss-noise unit evaluates one splitmix64 finaliser per cycle: the per-sample key
     #: prefix (seed, stream, update, position; + time step in Feedback mode), then one output.

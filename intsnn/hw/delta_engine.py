@@ -9,7 +9,8 @@ a masked adder tree per lane, no cycles).
 
 Order: the output layer (groups = output words, ``p`` = hidden neurons, ``v_fb`` = ``e``), then
 the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden``).  A group
-costs 2 cycles (read its pseudo-gradient and feedback words; skip it if either is all zero);
+costs :attr:`~intsnn.hw.config.HwConfig.GROUP_CYCLES` = 4 cycles (read its pseudo-gradient and
+feedback words, latency 2; register them and whether either is all zero; skip it if so);
 otherwise one cycle per pre-synaptic index and ``DELTA_LATENCY - 1`` drain cycles.  Pipeline
 (:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 5): read the delta word and the trace word
 (read latency 2: the delta memories are deep, banked with registered bank outputs); register
@@ -65,7 +66,8 @@ class DeltaEngine(MemoryClient):
             # the delta memories are deep (banked, registered bank outputs): the DELTA reads
             # have latency 2
             latency={n: 2 for n in ("trace_output_r", "trace_hidden_r", "delta_output_r",
-                                    "delta_hidden_r")})
+                                    "delta_hidden_r", "pg_output_r", "pg_hidden_r", "error_r",
+                                    "vfb_r")})
 
     def elaborate(self, platform):  # noqa: C901 - one group loop
         m = Module()
@@ -90,7 +92,9 @@ class DeltaEngine(MemoryClient):
             m.submodules.patch = patch = PatchWalk(config=hw)
             m.d.comb += patch.reset.eq(self.control.start)
         done = Signal()
+        skip = Signal()                         # the group's pg or feedback word is all zero
         m.d.comb += self.control.done.eq(done)
+        assert hw.GROUP_CYCLES == 4   # GROUP (read), WAIT, LOAD (register, decide), DECIDE
 
         def next_group():
             with m.If(g == groups - 1):
@@ -125,8 +129,13 @@ class DeltaEngine(MemoryClient):
                     # first tap in DECIDE whether or not the group is skipped: no enable of it
                     # depends on the words just read (that path set the clock)
                     m.d.comb += patch.next_group.eq(layer & (g != 0))
-                m.next = "DECIDE"
-            with m.State("DECIDE"):
+                m.next = "WAIT"
+            with m.State("WAIT"):   # read latency 2
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                # the group's words registered, and whether to skip it: DECIDE branches on a
+                # register (the decision from the read data into every counter's enable was
+                # the critical path of the CSNN)
                 pg_word = Signal.like(pg.as_value(), name="pg_word")
                 m.d.comb += pg_word.eq(Mux(layer, self.pg_hidden_r.data.as_value(),
                                            self.pg_output_r.data.as_value()))
@@ -140,10 +149,13 @@ class DeltaEngine(MemoryClient):
                         err = Mux(g == OW - 1, 0, err)
                     lanes.append(Mux(layer, vfb, err))
                 fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
-                m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
+                m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now),
+                             skip.eq((pg_word == 0) | (fb_now == 0))]
+                m.next = "DECIDE"
+            with m.State("DECIDE"):
                 if conv:
                     m.d.comb += patch.begin.eq(layer)
-                with m.If((pg_word == 0) | (fb_now == 0)):
+                with m.If(skip):
                     next_group()
                 with m.Else():
                     m.next = "DELTA"
