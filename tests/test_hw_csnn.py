@@ -52,8 +52,8 @@ def test_csnn_cycles_by_hand():
     # more
     train0 = cycles.expected_cycles(cfg, 2, x, *args)
     pg_h[1, 1 * 4 + 2], vfb[1 * 4 + 2] = 1, 5
-    assert cycles.expected_cycles(cfg, 2, x, *args) == train0 + 9 + 4
-    assert cycles.expected_update_cycles(cfg, 2) == 9 * 1 + H * -(-O // 2) + 4
+    assert cycles.expected_cycles(cfg, 2, x, *args) == train0 + 9 + 6
+    assert cycles.expected_update_cycles(cfg, 2) == 9 * 1 + H * -(-O // 2) + 5
 
 
 def test_csnn_cycles_against_work_on_real_samples():

@@ -68,7 +68,9 @@ def test_cycles_by_hand():
     t1 = (E + 2 + 1 + 1 * 1) + (E + 1 + 1 + 1 * 1) + (1 + N) + (E + 1 + 0) + (1 + N)   # 34
     infer = t0 + t1 + 1 + 1 + 1
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h, False) == infer
-    F, D = 4, 4   # the feedback pipeline's drain, a delta group's drain (reads of latency 2)
+    # the feedback pipeline's drain, a delta group's drain (reads of latency 2; the add, the
+    # saturation and the write each a stage)
+    F, D = 4, 6
     assert F == HwConfig.FEEDBACK_LATENCY and D == HwConfig.DELTA_LATENCY - 1
     G = 4   # a delta group: read its words (latency 2), register them and the decision, branch
     assert G == HwConfig.GROUP_CYCLES
@@ -100,5 +102,5 @@ def test_cycles_by_hand():
 
 def test_update_formula():
     cfg = preset("shd-rsnn")
-    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 4   # drain 3, done 1
+    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 5   # drain 4, done 1
     assert cycles.update_work(cfg, 4) == 175 * 64 + 256 * 5

@@ -200,9 +200,9 @@ class HwConfig:
     ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
     FEEDBACK_LATENCY = 4    # feedback: read W_out + e (latency 2) -> register -> products ->
     #                         tree, write
-    DELTA_LATENCY = 5       # delta engine: read (latency 2) -> register (trace, old delta) -> corr ->
-    #                         v_fb * corr -> add, write
-    UPDATE_LATENCY = 4      # update engine: read (latency 2) -> register (w, delta) -> register the
+    DELTA_LATENCY = 7       # delta engine: read (latency 2) -> register (trace, old delta) -> corr ->
+    #                         v_fb * corr -> add -> saturate -> write
+    UPDATE_LATENCY = 5      # update engine: read (latency 2) -> register (w, delta) -> register the
     #                         clipped step -> saturating subtract, write
     ERROR_NEURON_LATENCY = 1  # error-neuron pass: read counts + state -> units -> write state
     GROUP_CYCLES = 4        # delta engine, per group: read pg + feedback (latency 2) ->

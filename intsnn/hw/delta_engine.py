@@ -12,10 +12,11 @@ the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden
 costs :attr:`~intsnn.hw.config.HwConfig.GROUP_CYCLES` = 4 cycles (read its pseudo-gradient and
 feedback words, latency 2; register them and whether either is all zero; skip it if so);
 otherwise one cycle per pre-synaptic index and ``DELTA_LATENCY - 1`` drain cycles.  Pipeline
-(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 5): read the delta word and the trace word
+(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 7): read the delta word and the trace word
 (read latency 2: the delta memories are deep, banked with registered bank outputs); register
 the trace of the pre-synaptic neuron at every step and the old delta; register
-``corr``; register ``v_fb * corr``; write ``delta + v_fb * corr``.  The group's last write
+``corr``; register ``v_fb * corr``; register ``delta + v_fb * corr``; register it saturated
+(``delta_sat_bits``); write it.  The group's last write
 lands while the next group's words are read: ``(address, layer)`` travel with the pipeline and
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
 
@@ -110,8 +111,8 @@ class DeltaEngine(MemoryClient):
                 m.next = "GROUP"
 
         # stage R (one cycle after a DELTA read, latency 2), stage A (two cycles after) ...
-        # stage D (five cycles after: the write)
-        assert hw.DELTA_LATENCY == 5
+        # stage F (seven cycles after: the write)
+        assert hw.DELTA_LATENCY == 7
         drain = Signal(range(hw.DELTA_LATENCY))
         r_valid, r_pre, r_addr, r_layer = Signal(), Signal.like(pre), Signal.like(addr), Signal()
         m.d.sync += r_valid.eq(0)
@@ -217,19 +218,25 @@ class DeltaEngine(MemoryClient):
         m.d.sync += [prod[j].eq(fb[j] * corr[j]) for j in range(L)]
         m.d.sync += [old_c.eq(old_b), d_valid.eq(c_valid), d_addr.eq(c_addr),
                      d_layer.eq(c_layer)]
-        # stage D: delta += v_fb * corr, written: exact in the layer's width where
+        # stage D: delta + v_fb * corr registered; stage E: exact in the layer's width where
         # HwConfig.delta_*_bits bound the sums, else saturated to it (NetConfig.delta_sat_bits,
-        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order)
+        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order),
+        # registered; stage F: written.  (The wide add, the saturation compares and the route
+        # to the deep memory's blocks across the die are three cycles, not one.)
         new = [Signal(signed(max(dbits, len(prod[j])) + 1), name=f"delta{j}") for j in range(L)]
-        m.d.comb += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
+        e_valid, e_addr, e_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
+        m.d.sync += [e_valid.eq(d_valid), e_addr.eq(d_addr), e_layer.eq(d_layer)]
+        f_valid, f_addr, f_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [f_valid.eq(e_valid), f_addr.eq(e_addr), f_layer.eq(e_layer)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
             name = ("output", "hidden")[lay]
             vals = new
             if cfg.delta_saturates(name):
                 lo, hi = cfg.delta_range(name)
                 vals = [Mux(v > hi, hi, Mux(v < lo, lo, v)) for v in new]
-            with m.If(d_valid & (d_layer == lay)):
-                m.d.comb += [port.en.eq(1), port.addr.eq(d_addr),
-                             port.data.eq(pack(m, vals, port.data.shape().elem_shape,
-                                               f"delta_{lay}"))]
+            f_data = Signal.like(port.data, name=f"f_data{lay}")
+            m.d.sync += f_data.eq(pack(m, vals, port.data.shape().elem_shape, f"delta_{lay}"))
+            with m.If(f_valid & (f_layer == lay)):
+                m.d.comb += [port.en.eq(1), port.addr.eq(f_addr), port.data.eq(f_data)]
         return m

@@ -6,8 +6,9 @@ weight and delta words; register them (so the block-RAM outputs are not in serie
 arithmetic); the ``lanes`` registered :class:`~intsnn.hw.units.UpdateUnit`\\ s give
 ``sat_S(W - step(Delta) - (W >> wd))`` one cycle later (the clipped step is registered between
 the wide shift-and-clip and the saturating subtraction), written back with a zero delta
-(:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 4: the weight and delta memories are deep
-and read with latency 2, banked with registered bank outputs, ``intsnn.hw.ram``).
+(:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 5: the weight and delta memories are deep
+and read with latency 2, banked with registered bank outputs, ``intsnn.hw.ram``; the new weight
+is registered before it is written).
 
 With ``clear`` (sampled with ``start``) it only writes the zero deltas and reads nothing, so the
 host may load weights meanwhile: the core does this after reset, which is why the delta
@@ -79,8 +80,8 @@ class UpdateEngine(MemoryClient):
 
         # (read latency 2) stage A: register the words read two cycles before; stage B: the
         # UpdateUnits' shifted and clipped step registered (UpdateUnit.latency = 1); stage C:
-        # saturating subtract and write (UPDATE_LATENCY = 4 after the read)
-        assert hw.UPDATE_LATENCY == 4
+        # saturating subtract, registered; stage D: write (UPDATE_LATENCY = 5 after the read)
+        assert hw.UPDATE_LATENCY == 5
         k = Signal(range(max(2, hw.update_words)))
         c_k = Signal.like(k)
         m.d.sync += c_k.eq(k)
@@ -104,8 +105,14 @@ class UpdateEngine(MemoryClient):
             for j, u in enumerate(unit):
                 m.submodules[f"{name}{j}"] = u
                 m.d.comb += [u.w.eq(w_word[j]), u.delta.eq(d_word[j])]
-            with m.If(c_valid):
-                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(c_k), d_port.data.eq(0),
-                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(c_k),
-                             w_port.data.eq(Cat(u.w_new for u in unit))]
+            # stage D: the new weights registered, then written (the route to the deep
+            # memory's blocks is a cycle of its own)
+            d_valid, d_k = Signal(), Signal.like(k)
+            w_new = Signal(len(w_port.data.as_value()), name=f"w_new_{name}")
+            m.d.sync += [d_valid.eq(c_valid), d_k.eq(c_k),
+                         w_new.eq(Cat(u.w_new for u in unit))]
+            with m.If(d_valid):
+                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(d_k), d_port.data.eq(0),
+                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(d_k),
+                             w_port.data.eq(w_new)]
         return m
