@@ -20,10 +20,10 @@ simulator uses ``lib.memory`` for all memories.
 Read latency 2 (issue 9, the clock): a reader may ask for its data one cycle later
 (``latency={name: 2}``).  What it gets is the latency-1 data registered, so it holds as the
 latency-1 data does; in the generated Verilog a block memory of several depth banks
-(:attr:`~intsnn.hw.config.MemorySpec.depth_banks`) is then :data:`BANKED_MODULE`: one memory per
-bank (so synthesis cannot merge them back into one cascade), each bank's block-RAM output
-registered in the fabric next to it (zero unless that bank was read), and the banks' registers
-ORed: the block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.
+(:attr:`~intsnn.hw.config.MemorySpec.depth_banks`) is then one ``intsnn_ram`` per bank (so
+synthesis cannot merge them back into one cascade), each bank's block-RAM output registered in
+the fabric next to it (zero unless that bank was read), and the banks' registers ORed: the
+block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.
 """
 
 from __future__ import annotations
@@ -39,15 +39,13 @@ from .config import MemorySpec, check_config
 
 __all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
            "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "LUTRAM_MODULE",
-           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs", "BANKED_MODULE"]
+           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
 #: Name of the Verilog RAM module in :data:`RAM_VERILOG` (block RAM), and of its LUT-RAM twin.
 RAM_MODULE = "intsnn_ram"
 LUTRAM_MODULE = "intsnn_lutram"
-#: Name of the banked block-RAM module with a latency-2 read output (:data:`RAM_VERILOG`).
-BANKED_MODULE = "intsnn_ram_banked"
 #: The synthesis attribute (Yosys ``memory_libmap``, also Vivado) that asks for LUT RAM.
 LUTRAM_ATTRS = {"ram_style": "distributed"}
 
@@ -97,70 +95,8 @@ endmodule
 """
 
 
-_BANKED_VERILOG = f"""
-// {BANKED_MODULE}: an intsnn_core block memory without initial contents, in NBANKS depth banks
-// of 2**BBITS words (the last one DEPTH - (NBANKS-1) * 2**BBITS), each its own memory, so
-// synthesis maps every bank to blocks side by side and finds no depth cascade.  r_data is the
-// read as {RAM_MODULE}'s (latency 1: the banks' outputs multiplexed); r_data2 is r_data one
-// cycle later (latency 2), built so that no path runs from a block's output through the
-// multiplexer: each bank's output is registered in the fabric (zero unless that bank was the
-// one read), and r_data2 is the OR of those registers.  Emitted by intsnn.hw.ram.Ram.
-module {BANKED_MODULE} #(
-    parameter integer ABITS = 2,
-    parameter integer DEPTH = 2,
-    parameter integer WIDTH = 1,
-    parameter integer EN_WIDTH = 1,
-    parameter integer BBITS = 1,
-    parameter integer NBANKS = 2
-) (
-    input  wire                clk,
-    input  wire                r_en,
-    input  wire [ABITS-1:0]    r_addr,
-    output wire [WIDTH-1:0]    r_data,
-    output reg  [WIDTH-1:0]    r_data2,
-    input  wire [ABITS-1:0]    w_addr,
-    input  wire [WIDTH-1:0]    w_data,
-    input  wire [EN_WIDTH-1:0] w_en
-);
-    localparam integer PART = WIDTH / EN_WIDTH;
-    reg  [ABITS-BBITS-1:0]    sel;        // the bank of the last read
-    wire [NBANKS*WIDTH-1:0]   q_all;      // every bank's block output
-    wire [NBANKS*WIDTH-1:0]   q2_all;     // every bank's fabric register
-    always @(posedge clk)
-        if (r_en) sel <= r_addr[ABITS-1:BBITS];
-    assign r_data = q_all[sel*WIDTH +: WIDTH];
-    genvar b;
-    generate
-        for (b = 0; b < NBANKS; b = b + 1) begin : bank
-            localparam integer BDEPTH = (b == NBANKS - 1) ? DEPTH - b * (1 << BBITS)
-                                                           : (1 << BBITS);
-            reg [WIDTH-1:0] mem [0:BDEPTH-1];
-            reg [WIDTH-1:0] q, q2;
-            integer i;
-            always @(posedge clk) begin
-                if (w_en != 0 && w_addr[ABITS-1:BBITS] == b)
-                    for (i = 0; i < EN_WIDTH; i = i + 1)
-                        if (w_en[i])
-                            mem[w_addr[BBITS-1:0]][i*PART +: PART] <= w_data[i*PART +: PART];
-                if (r_en) q <= mem[r_addr[BBITS-1:0]];
-                q2 <= (sel == b) ? q : {{WIDTH{{1'b0}}}};
-            end
-            assign q_all[b*WIDTH +: WIDTH] = q;
-            assign q2_all[b*WIDTH +: WIDTH] = q2;
-        end
-    endgenerate
-    integer k;
-    always @* begin
-        r_data2 = {{WIDTH{{1'b0}}}};
-        for (k = 0; k < NBANKS; k = k + 1)
-            r_data2 = r_data2 | q2_all[k*WIDTH +: WIDTH];
-    end
-endmodule
-"""
-
 RAM_VERILOG = _ram_verilog(RAM_MODULE, "") + _ram_verilog(
-    LUTRAM_MODULE, "(* " + ", ".join(f'{k} = "{v}"' for k, v in LUTRAM_ATTRS.items()) + " *) "
-) + _BANKED_VERILOG
+    LUTRAM_MODULE, "(* " + ", ".join(f'{k} = "{v}"' for k, v in LUTRAM_ATTRS.items()) + " *) ")
 
 
 def ram_shape(spec: MemorySpec):
@@ -327,12 +263,48 @@ class Ram(wiring.Component):
         return dict(self._latency)
 
     def _banked(self, platform) -> bool:
-        """Emit :data:`BANKED_MODULE` (generator, a block memory without initial contents of
-        several depth banks, a reader with latency 2)."""
+        """Build one memory per depth bank (generator, a block memory without initial contents
+        of several depth banks, a reader with latency 2)."""
         spec = self._spec
         return (isinstance(platform, GeneratorPlatform) and not spec.init
                 and not spec.transparent and spec.depth_banks > 1
                 and 2 in self._latency.values())
+
+    def _bank_memories(self, m, shape, r_en, r_addr, w_en, w_addr, w_data):
+        """The banks of :meth:`_banked`: ``(data1, data2)``, the read data with latency 1 (the
+        banks' outputs multiplexed) and 2 (each bank's output registered, zero unless that bank
+        was read, then ORed)."""
+        spec = self._spec
+        bbits = ceil_log2(spec.bank_depth)
+        sel = Signal(len(r_addr) - bbits)        # the bank of the last read
+        with m.If(r_en):
+            m.d.sync += sel.eq(r_addr[bbits:])
+        outs, regs = [], []
+        for b in range(spec.depth_banks):
+            depth = min(spec.bank_depth, spec.depth - b * spec.bank_depth)
+            bank = Memory(shape=shape, depth=depth, init=[], attrs=memory_attrs(spec))
+            m.submodules[f"bank{b}"] = bank
+            wp = bank.write_port(granularity=self._granularity)
+            rp = bank.read_port()
+            aw = len(rp.addr)
+            hit = w_addr[bbits:] == b
+            m.d.comb += [rp.en.eq(r_en), rp.addr.eq(r_addr[:aw]), wp.addr.eq(w_addr[:aw]),
+                         wp.data.eq(w_data), wp.en.eq(Mux(hit, w_en, 0))]
+            q2 = Signal(len(rp.data.as_value()), name=f"q2_bank{b}")
+            m.d.sync += q2.eq(Mux(sel == b, rp.data.as_value(), 0))
+            outs.append(rp.data.as_value())
+            regs.append(q2)
+        data1 = Signal(shape)
+        with m.Switch(sel):
+            for b, out in enumerate(outs):
+                with m.Case(b):
+                    m.d.comb += data1.eq(out)
+        data2 = Signal(shape)
+        acc = regs[0]
+        for r in regs[1:]:
+            acc = acc | r
+        m.d.comb += data2.eq(acc)
+        return data1, data2
 
     def elaborate(self, platform):
         m = Module()
@@ -342,15 +314,10 @@ class Ram(wiring.Component):
         shape = ram_shape(spec)[0]
         if self._banked(platform):
             rp_en, rp_addr = Signal(), Signal(ceil_log2(spec.depth))
-            rp_data, rp_data2 = Signal(shape), Signal(shape)
             wp_en = Signal(1 if self._granularity is None else shape.length)
             wp_addr, wp_data = Signal(ceil_log2(spec.depth)), Signal(shape)
-            m.submodules.ram = Instance(
-                BANKED_MODULE, p_ABITS=len(rp_addr), p_DEPTH=spec.depth, p_WIDTH=spec.width,
-                p_EN_WIDTH=len(wp_en), p_BBITS=ceil_log2(spec.bank_depth),
-                p_NBANKS=spec.depth_banks, i_clk=ClockSignal("sync"), i_r_en=rp_en,
-                i_r_addr=rp_addr, o_r_data=rp_data.as_value(), o_r_data2=rp_data2.as_value(),
-                i_w_addr=wp_addr, i_w_data=wp_data.as_value(), i_w_en=wp_en)
+            rp_data, rp_data2 = self._bank_memories(m, shape, rp_en, rp_addr, wp_en, wp_addr,
+                                                    wp_data.as_value())
         else:
             m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
             wp = mem.write_port(granularity=self._granularity)
