@@ -291,19 +291,20 @@ class Ram(wiring.Component):
             m.d.comb += [rp.en.eq(r_en), rp.addr.eq(r_addr[:aw]), wp.addr.eq(w_addr[:aw]),
                          wp.data.eq(w_data), wp.en.eq(Mux(hit, w_en, 0))]
             q2 = Signal(len(rp.data.as_value()), name=f"q2_bank{b}")
-            m.d.sync += q2.eq(Mux(sel == b, rp.data.as_value(), 0))
+            m.d.sync += q2.eq(rp.data.as_value())
             outs.append(rp.data.as_value())
             regs.append(q2)
-        data1 = Signal(shape)
+        sel2 = Signal.like(sel)                     # the bank of the read before
+        m.d.sync += sel2.eq(sel)
+        data1, data2 = Signal(shape), Signal(shape)
         with m.Switch(sel):
             for b, out in enumerate(outs):
                 with m.Case(b):
                     m.d.comb += data1.eq(out)
-        data2 = Signal(shape)
-        acc = regs[0]
-        for r in regs[1:]:
-            acc = acc | r
-        m.d.comb += data2.eq(acc)
+        with m.Switch(sel2):
+            for b, reg in enumerate(regs):
+                with m.Case(b):
+                    m.d.comb += data2.eq(reg)
         return data1, data2
 
     def elaborate(self, platform):
