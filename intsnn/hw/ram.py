@@ -22,8 +22,10 @@ Read latency 2 (issue 9, the clock): a reader may ask for its data one cycle lat
 latency-1 data does; in the generated Verilog a block memory of several depth banks
 (:attr:`~intsnn.hw.config.MemorySpec.depth_banks`) is then one ``intsnn_ram`` per bank (so
 synthesis cannot merge them back into one cascade), each bank's block-RAM output registered in
-the fabric next to it (zero unless that bank was read), and the banks' registers ORed: the
-block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.
+the fabric next to it, and those registers multiplexed by the registered bank of the read: the
+block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.  (Clearing the
+unread banks' registers and ORing them, which needs no select, made Yosys's abc9 fail an
+assertion on mnist-snn.)
 """
 
 from __future__ import annotations
@@ -272,8 +274,8 @@ class Ram(wiring.Component):
 
     def _bank_memories(self, m, shape, r_en, r_addr, w_en, w_addr, w_data):
         """The banks of :meth:`_banked`: ``(data1, data2)``, the read data with latency 1 (the
-        banks' outputs multiplexed) and 2 (each bank's output registered, zero unless that bank
-        was read, then ORed)."""
+        banks' outputs multiplexed) and 2 (each bank's output registered, then multiplexed by
+        the bank of the read, registered twice)."""
         spec = self._spec
         bbits = ceil_log2(spec.bank_depth)
         sel = Signal(len(r_addr) - bbits)        # the bank of the last read
