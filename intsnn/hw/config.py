@@ -45,9 +45,9 @@ def block_bank_depth(depth: int, width: int) -> int:
     DP16KD configuration that holds the memory in the fewest blocks (``ceil(width / w) *
     ceil(depth / d)``; of equal counts the shallowest, so synthesis finds no depth cascade
     inside a bank), or ``depth`` itself (one bank) when that makes fewer than
-    :data:`MIN_DEPTH_BANKS` banks.  Banking at this depth adds no block: every bank is
-    ``ceil(width / w)`` blocks side by side (checked against synthesis: ``docs/results.md``,
-    "Timing and fit")."""
+    :data:`MIN_DEPTH_BANKS` banks.  Every bank is ``ceil(width / w)`` blocks side by side, so
+    banking adds no block of that configuration (Yosys maps some whole memories 1-2 blocks
+    cheaper with mixed configurations: ``docs/results.md``, "Banked deep memories")."""
     d, _ = min(DP16KD_SHAPES, key=lambda s: (-(-width // s[1]) * -(-depth // s[0]), s[0]))
     return d if -(-depth // d) >= MIN_DEPTH_BANKS else depth
 
