@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..hw.config import DEFAULT_LANES
+from ..hw.host_protocol import hidden_weight_shape
 from ..sim.cosim import CosimOptions, conclusion, diagnose, golden_trajectory, load_samples
 from ..sim.infer import load_trained
 from ..sw import outputs
@@ -109,7 +110,8 @@ def build_report(o: FpgaOptions, cfg, lanes, g, meta, samples, res: dict, target
         "diagnosis": diagnosis,
         "checked": {"train_samples": len(hw_pred_tr), "test_samples": n_te,
                     "updates": res["updates_checked"],
-                    "weights_per_update": cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden},
+                    "weights_per_update": int(np.prod(hidden_weight_shape(cfg)))
+                    + cfg.n_out * cfg.n_hidden},
         "accuracy": {
             "test": {"hardware": float(np.mean(hw_pred_te == yte[:n_te])) if n_te else None,
                      "golden": float(np.mean(g["pred_test"] == yte)) if len(yte) else None},

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..host.fpga import FpgaOptions, build_report, prepare
+from ..hw.host_protocol import hidden_weight_shape
 from ..sw import outputs
 from ..sw.progress import follow, format_seconds
 from .cosim import BUILD_ENV, DEFAULT_BUILD_DIR, CosimError, _hw_source_digest
@@ -105,9 +106,10 @@ def board_cosimulate(o: FpgaOptions, sim: str = "verilator", divisor: int = SIM_
             t_build = time.perf_counter() - t0
             work = Path(work)
             data = {k: np.asarray(v) for k, v in d.items() if not k.startswith("g_w_")}
-            H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-            data["g_w_hidden"] = np.asarray(d["g_w_hidden"], np.int64).reshape(-1, H, I)
-            data["g_w_output"] = np.asarray(d["g_w_output"], np.int64).reshape(-1, O, H)
+            data["g_w_hidden"] = np.asarray(d["g_w_hidden"], np.int64).reshape(
+                -1, *hidden_weight_shape(cfg))
+            data["g_w_output"] = np.asarray(d["g_w_output"], np.int64).reshape(
+                -1, cfg.n_out, cfg.n_hidden)
             np.savez(work / "data.npz", **data)
             params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                       "config": json.loads(json.dumps(cfg.to_dict(), default=str)),

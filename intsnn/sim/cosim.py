@@ -213,7 +213,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
-                act_tr.append(sample_entry(cfg, lanes, rec) if cfg.arch != "csnn" else None)
+                act_tr.append(sample_entry(cfg, lanes, rec))
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -506,7 +506,7 @@ def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict |
     from ..hw.energy import TRAIN_SET_SIZE, energy_report
 
     n = len(measured)
-    if n == 0 or cfg.arch not in ("snn", "rsnn"):
+    if n == 0:
         return None
     epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
     return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
