@@ -23,7 +23,7 @@ from ..host.fpga import FpgaOptions, build_report, prepare
 from ..hw.host_protocol import hidden_weight_shape
 from ..sw import outputs
 from ..sw.progress import follow, format_seconds
-from .cosim import BUILD_ENV, DEFAULT_BUILD_DIR, CosimError, _hw_source_digest
+from .cosim import BUILD_ENV, DEFAULT_BUILD_DIR, CosimError, hw_source_digest
 from .runner import SimulationFailed, simulator_build
 
 __all__ = ["board_cosimulate", "board_verilog", "BOARD_BENCH", "BOARD_TOP", "SIM_TOP",
@@ -68,7 +68,7 @@ def board_verilog(cfg, lanes: int, divisor: int, build_root: Path) -> Path:
     from ..hw.config import HwConfig
 
     key = hashlib.sha256(json.dumps({"config": cfg.to_dict(), "lanes": lanes,
-                                     "divisor": divisor, "src": _hw_source_digest(),
+                                     "divisor": divisor, "src": hw_source_digest(),
                                      "board": _board_source_digest()},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = build_root / f"board-{key}" / f"{BOARD_TOP}.v"

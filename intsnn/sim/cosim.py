@@ -58,7 +58,7 @@ from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
-__all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check_manifest",
+__all__ = ["RunOptions", "CosimOptions", "CosimError", "hw_source_digest", "cosimulate", "ensure_hardware", "check_manifest",
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
            "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
@@ -87,10 +87,12 @@ class CosimError(RuntimeError):
 
 
 @dataclass
-class CosimOptions:
+class RunOptions:
+    """The network, the samples and the output of a run on hardware: what ``intsnn cosim``
+    (:class:`CosimOptions`) and ``intsnn fpga`` (:class:`intsnn.host.fpga.FpgaOptions`) share."""
     preset: str = "mnist-snn"
-    sim: str = "verilator"
     data_dir: str | None = None
+    data_name: str | None = None       # which SHD-format pair (--data-name)
     train_samples: int = 64
     test_samples: int = 64
     batch_size: int | None = None
@@ -98,14 +100,18 @@ class CosimOptions:
     shadow_bits: int = 16
     inference_bits: int = 8
     seed: int = 0
-    waves: bool = False
     out: str = "runs/cosim"
+    overrides: dict = field(default_factory=dict)  # NetConfig overrides (e.g. n_hidden)
+    quiet: bool = False
+
+
+@dataclass
+class CosimOptions(RunOptions):
+    sim: str = "verilator"
+    waves: bool = False
     hw_dir: str | None = None          # reuse Verilog + manifest.json from here
     build_root: str | None = None      # cache of generated Verilog and simulator builds
-    overrides: dict = field(default_factory=dict)  # NetConfig overrides (e.g. n_hidden)
     inject: dict | None = None         # tests: fault written into the hardware
-    quiet: bool = False
-    data_name: str | None = None       # which SHD-format pair (--data-name)
     resume: bool = True                # continue from out/cosim-checkpoint.npz if it matches
     checkpoint_every_s: float = 30.0   # at most one checkpoint per this many seconds
     stop_after_checkpoints: int | None = None  # tests: behave as if interrupted after N
@@ -300,7 +306,7 @@ def _read_manifest(mpath: Path) -> dict:
     return man
 
 
-def _hw_source_digest() -> str:
+def hw_source_digest() -> str:
     from .. import hw
     h = hashlib.sha256()
     for p in sorted(Path(hw.__file__).parent.glob("*.py")):
@@ -338,7 +344,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
         return vpath, manifest, key
     from ..hw.generate import generate
 
-    what = {"config": _norm(cfg.canonical_dict()), "lanes": lanes, "hw": _hw_source_digest()}
+    what = {"config": _norm(cfg.canonical_dict()), "lanes": lanes, "hw": hw_source_digest()}
     if bus != "host":
         what["bus"] = bus
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
