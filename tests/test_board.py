@@ -312,7 +312,7 @@ def test_board_build_fits_and_meets_timing(tmp_path):
     assert all(u["used"] <= u["available"] for u in util.values())
     assert util["EHXPLLL"]["used"] == 1 and util["DP16KD"]["used"] > 0
     assert m["critical_path"]["ns"] <= 20.0  # 1 / 50 MHz
-    assert json.loads((tmp_path / "b" / "build.json").read_text())["router"] == "router1"
+    assert json.loads((tmp_path / "b" / "build.json").read_text())["router"] == "router2"
 
 
 # ---------------------------------------------------------------------- PLL

@@ -27,9 +27,10 @@ from ..config import HwConfig
 __all__ = ["BOARDS", "ROUTERS", "build_board", "timing_summary", "BuildError"]
 
 BOARDS = ("ulx3s-85f",)
-#: nextpnr's routers: ``router1`` (its default, rip-up and reroute arc by arc) and
-#: ``router2`` (negotiated congestion, net by net), which is the one that converges on a
-#: full preset with ~150 block RAMs (docs/results.md, "Bitstream").
+#: nextpnr's routers: ``router2`` (negotiated congestion, net by net; ours by default: it routes
+#: the full shd-snn preset, ~150 block RAMs, in ~5 min) and ``router1`` (nextpnr's default, rip-up
+#: and reroute arc by arc; it had not converged on that design after 40 min; docs/results.md,
+#: "Bitstream").
 ROUTERS = ("router1", "router2")
 NAME = "intsnn_ulx3s"
 
@@ -78,7 +79,7 @@ def timing_summary(report: dict, target_mhz: float) -> dict:
 
 
 def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
-                clock_mhz: float | None = None, router: str = "router1",
+                clock_mhz: float | None = None, router: str = "router2",
                 quiet: bool = False) -> dict:
     """Build the bitstream into ``out``; return (and write) ``build.json``.
 
