@@ -17,9 +17,10 @@
    output neuron / weight with its golden per-timestep trace; write ``out/report.json``
    (temp file + rename, so a failed run leaves no report) and return it.
 
-Outputs and resume: ``out`` and the build cache are checked for writability before any work, and
-``out`` is locked for the run (:mod:`intsnn.sw.outputs`).  An older ``report.json`` is moved to
-``report.previous.json`` first, so a run that fails cannot leave it looking like its own.  The
+Outputs and resume (:func:`start_run`, shared with the inference flow): ``out`` and the build
+cache are checked for writability before any work, and ``out`` is locked for the run
+(:mod:`intsnn.sw.outputs`).  An older ``report.json`` is moved to ``report.previous.json`` first,
+so a run that fails cannot leave it looking like its own.  The
 bench saves ``out/cosim-checkpoint.npz`` (weights, position, results so far) at most every
 ``checkpoint_every_s`` seconds; running the same command again after a stop (Ctrl-C, a crash)
 continues from it, bit-exact with an uninterrupted run, provided the run's fingerprint (preset,
@@ -39,6 +40,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +60,8 @@ from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
-__all__ = ["RunOptions", "CosimOptions", "CosimError", "hw_source_digest", "cosimulate", "ensure_hardware", "check_manifest",
+__all__ = ["RunOptions", "CosimOptions", "CosimError", "cosimulate", "start_run",
+           "hw_source_digest", "ensure_hardware", "check_manifest",
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
            "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
@@ -593,19 +596,28 @@ def output_folders(out, build_root) -> tuple[Path, Path]:
     return out, outputs.check_out_dir(root, "--build-dir").resolve()
 
 
+@contextlib.contextmanager
+def start_run(out, build_root, quiet: bool = False) -> Iterator[tuple[Path, Path]]:
+    """Open a run of a flow that writes ``out/report.json``: check ``out`` and the build cache
+    (:func:`output_folders`) before any work, hold ``out``'s run lock until the block ends, and
+    move an older ``report.json`` aside first of all, so that no failure in the block can leave
+    it passing for this run's.  Yields the two folders."""
+    out, build_root = output_folders(out, build_root)
+    with outputs.run_lock(out):
+        moved = outputs.supersede(out / "report.json")
+        if moved and not quiet:
+            print(f"moved the previous {out / 'report.json'} to {moved.name}", flush=True)
+        yield out, build_root
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
-    out, build_root = output_folders(o.out, o.build_root)
-    with outputs.run_lock(out):
+    with start_run(o.out, o.build_root, o.quiet) as (out, build_root):
         return _cosimulate(o, out, build_root, t_all)
 
 
 def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> dict:
-    # first of all, so that no failure below can leave an old report passing for this run's
-    moved = outputs.supersede(out / "report.json")
-    if moved:
-        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     if o.sim == NATIVE and o.waves:
         raise ValueError(f"--waves needs --sim verilator or icarus, not {NATIVE}")
     info = find_simulator("verilator" if o.sim == NATIVE else o.sim)  # one line when missing
