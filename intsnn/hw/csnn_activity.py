@@ -10,9 +10,9 @@ position, hidden index position-major):
 * the hidden spikes scatter to the output layer as in the dense core (``OW * P`` per spike);
 * the neuron passes, the error, the feedback ``B_Q(W_out)^T e`` and the output layer's deferred
   delta as in the dense core;
-* **patch walk** (delta engine, :class:`~intsnn.hw.kernel_delta.PatchWalk`, eq. 3.22): every hidden word
-  (one position, ``P`` filters) with a pseudo-gradient and a non-zero feedback walks its
-  ``k*k`` taps, one word of ``P`` kernel-delta lanes per tap;
+* **patch walk** (delta engine, :class:`~intsnn.hw.kernel_delta.PatchWalk`, eq. 3.22): every
+  hidden word (one position, ``P`` filters) with a pseudo-gradient and a non-zero feedback walks
+  its ``k*k`` taps, one word of ``P`` kernel-delta lanes per tap;
 * **kernel update** (UPDATE, once per batch): every kernel word and every output weight word.
 
 :func:`cycles_from_activity` rebuilds the CYCLES register (:func:`intsnn.hw.cycles.
