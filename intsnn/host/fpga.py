@@ -19,7 +19,8 @@ import numpy as np
 
 from ..hw.config import DEFAULT_LANES
 from ..hw.host_protocol import hidden_weight_shape
-from ..sim.cosim import CosimOptions, RunOptions, conclusion, diagnose, golden_trajectory, load_samples
+from ..sim.cosim import (CosimOptions, RunOptions, conclusion, diagnose, golden_trajectory,
+                         load_samples)
 from ..sim.infer import load_trained
 from ..sw import outputs
 from ..sw.progress import bar
