@@ -11,6 +11,7 @@ with two weight updates and infers.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,47 @@ def test_board_cosim_finds_a_divergence(tmp_path, monkeypatch):
     assert m["expected"] == m["actual"] + 1
 
 
+@pytest.mark.verilator
+@pytest.mark.slow
+def test_board_cosim_csnn_train(tmp_path):
+    """The CSNN through the board top (4 kernels at stride 3, 8 x 8 positions): the kernel
+    region and W_OUTPUT in the core's hidden order over the UART, 2 updates, 0 mismatches."""
+    from intsnn.host.fpga import FpgaOptions, prepare
+    out = tmp_path / "out"
+    rc = main(["fpga", "train", "--sim", "verilator", "--preset", "mnist-csnn",
+               "--conv-filters", "4", "--conv-stride", "3", "--lanes", "4", "--train-samples",
+               "4", "--batch-size", "2", "--test-samples", "2", "--build-dir", str(BUILD),
+               "--out", str(out)])
+    r = json.loads((out / "report.json").read_text())
+    assert rc == 0 and r["status"] == "match" and r["mismatch_count"] == 0
+    assert r["config"]["arch"] == "csnn" and r["config"]["n_hidden"] == 4 * 8 * 8
+    assert r["checked"] == {"train_samples": 4, "test_samples": 2, "updates": 2,
+                            "weights_per_update": 4 * 25 + 10 * 256}
+    g = prepare(FpgaOptions(mode="train", preset="mnist-csnn", lanes=4, train_samples=4,
+                            test_samples=2, batch_size=2,
+                            overrides={"conv_filters": 4, "conv_stride": 3, "n_hidden": 256}))[3]
+    assert r["per_sample"]["counts_train"] == g["counts_train"].tolist()
+    assert r["per_sample"]["cycles_train"] == g["cycles_train"].tolist()
+    assert r["per_sample"]["counts_test"] == g["counts_test"].tolist()
+    assert np.any(g["weights"][1].hidden != g["w0"].hidden)  # the kernel did change
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--preset", "mnist-snn", "--conv-filters", "4"],
+     r"--conv-filters/--conv-stride apply to mnist-csnn, not 'mnist-snn'"),
+    (["--preset", "mnist-csnn", "--conv-stride", "3", "--n-hidden", "10"],
+     r"--n-hidden of mnist-csnn follows from --conv-filters and --conv-stride"),
+])
+def test_fpga_conv_options_refused(tmp_path, capsys, args, msg):
+    rc = main(["fpga", "infer", "--sim", "verilator", *args, "--out", str(tmp_path / "o")])
+    assert rc == 2 and re.search(msg, capsys.readouterr().err)  # a user error
+
+
+def test_csnn_hidden():
+    from intsnn.host.cli import csnn_hidden
+    assert csnn_hidden() == 32 * 12 * 12 and csnn_hidden(4, 3) == 4 * 8 * 8
+
+
 def test_prepare_starts_from_given_weights(tmp_path):
     """``--weights``: the session loads them and the golden expectation is computed with them."""
     from intsnn.golden.init import init_weights
@@ -248,6 +290,29 @@ def test_build_timing_summary_and_missing_tool(tmp_path, monkeypatch):
         build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", quiet=True)
     with pytest.raises(ValueError, match=r"board must be one of \('ulx3s-85f',\), not 'x'"):
         build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b", board="x")
+    with pytest.raises(ValueError, match=r"router must be one of \('router1', 'router2'\), "
+                                         r"not 'router3'"):
+        build.build_board(cfg=net, lanes=2, baud=1_000_000, out=tmp_path / "b",
+                          router="router3")
+
+
+@pytest.mark.slow
+def test_board_build_fits_and_meets_timing(tmp_path):
+    """``intsnn build --board ulx3s-85f`` of the Wishbone board top (small mnist-snn config,
+    PLL at 50 MHz): a routed bitstream that fits the LFE5U-85F and meets the clock."""
+    pytest.importorskip("amaranth_boards")
+    from intsnn.golden.config import preset
+    from intsnn.hw.board.build import build_board
+    cfg = preset("mnist-snn", n_hidden=4)
+    m = build_board(cfg=cfg, lanes=4, baud=1_000_000, out=tmp_path / "b", clock_mhz=50,
+                    quiet=True)
+    assert (tmp_path / "b" / "intsnn_ulx3s.bit").stat().st_size > 100_000
+    assert m["timing_met"] and m["worst_mhz"] >= 50 and m["target_mhz"] == 50
+    util = m["utilization"]
+    assert all(u["used"] <= u["available"] for u in util.values())
+    assert util["EHXPLLL"]["used"] == 1 and util["DP16KD"]["used"] > 0
+    assert m["critical_path"]["ns"] <= 20.0  # 1 / 50 MHz
+    assert json.loads((tmp_path / "b" / "build.json").read_text())["router"] == "router2"
 
 
 # ---------------------------------------------------------------------- PLL

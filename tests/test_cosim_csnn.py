@@ -33,6 +33,9 @@ def run(tmp_path, sim, lanes, n_train, n_test, batch, filters=None, stride=2):
     assert r["cycles"]["work_per_train_sample"]["n"] == n_train
     assert 1 <= r["cycles"]["ratio_to_work"]["of_sums"] <= r["cycles"]["ratio_to_work"]["max"]
     assert r["config"]["arch"] == "csnn"
+    # the CSNN activity counters (intsnn.hw.csnn_activity) rebuild every measured CYCLES
+    ck = r["energy"]["counters_check"]
+    assert ck["cycles_register_equal"] == ck["cycles_register_checked"] == n_train
     return r
 
 

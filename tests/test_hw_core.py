@@ -160,7 +160,10 @@ def test_protocol_status_and_clear_frames():
 
 @pytest.mark.parametrize("name,arch,S,Q,lanes", [
     pytest.param("mnist-snn", "snn", 16, 8, 8, marks=pytest.mark.slow),  # 80 s of Amaranth sim
-    ("shd-rsnn", "rsnn", 8, 4, 4)])
+    # 20-25 s of Amaranth simulation; real SHD-format samples through the shd-rsnn core at S/Q
+    # 8/4, P = 4 are co-simulated by test_cosim.py's verilator-shd-rsnn-8-4 case, and the
+    # Amaranth simulation of the core by the synthetic cases above
+    pytest.param("shd-rsnn", "rsnn", 8, 4, 4, marks=pytest.mark.slow)])
 def test_core_on_real_samples(name, arch, S, Q, lanes):
     """Real embedded samples (rate-coded MNIST / SHD-format frames) at the preset's input size,
     timesteps and hidden-layer hyper-parameters.  To keep the Amaranth simulation short the

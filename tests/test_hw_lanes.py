@@ -1,4 +1,4 @@
-"""Wide cores: generation and a short co-simulation at P = 16 and 32 (P = 64 with ``-m slow``).
+"""Wide cores: generation and a short co-simulation at P = 16 (P = 32 and 64 with ``-m slow``).
 
 Real SHD-format samples through the generated Verilog under Icarus (which reads an
 uninitialised memory word as x, so a design that depended on initial contents would fail), a
@@ -22,7 +22,9 @@ BUILD = Path(__file__).resolve().parents[1] / "build" / "cosim"
 
 
 @pytest.mark.icarus
-@pytest.mark.parametrize("lanes", [16, 32, pytest.param(64, marks=pytest.mark.slow)])
+# P = 16 takes the same wide-word path; P = 32 costs ~55 s from a cold build cache
+@pytest.mark.parametrize("lanes", [16, pytest.param(32, marks=pytest.mark.slow),
+                                   pytest.param(64, marks=pytest.mark.slow)])
 def test_wide_core_generates_and_matches_golden(tmp_path, lanes):
     try:
         find_simulator("icarus")

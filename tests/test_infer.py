@@ -130,3 +130,30 @@ def test_weights_without_their_metrics_or_broken_are_refused(trained, tmp_path):
 def test_options_of_the_other_mode_are_refused(tmp_path, capsys, argv, message):
     rc = main(["cosim", "--preset", "mnist-snn", "--out", str(tmp_path / "o"), *argv])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.icarus
+def test_wishbone_core_with_a_slow_stream_infers_like_golden(tmp_path):
+    """--bus and --stream-gap reach the inference mode: the Wishbone core (the configuration of
+    test_cosim.py's Wishbone case, so its Verilog and Icarus build are shared) classifies with
+    trained weights, the next sample streaming in with 30 idle cycles after each beat; the
+    bench checks each sample's double-buffered cycles against cycles.overlap_cycles with the
+    done interrupt, so a gap or bus that did not reach it would be a mismatch."""
+    from intsnn.hw import cycles
+    run = tmp_path / "trained"
+    train("shd-snn", run, EMBEDDED, epochs=1, train_limit=12, test_limit=4, batch_size=2,
+          seed=1, progress=False, n_hidden=8)
+    r = infer(InferOptions(weights=str(run), preset="shd-snn", sim="icarus", data_dir=EMBEDDED,
+                           test_samples=3, batch_size=2, overrides={"n_hidden": 8}, workers=1,
+                           shard_size=3, out=str(tmp_path / "out"), build_root=str(BUILD),
+                           quiet=True, bus="wishbone", stream_gap=30))
+    assert r["status"] == "match" and r["mismatch_count"] == 0, r["mismatches"]
+    assert r["interfaces"] == {"bus": "wishbone", "stream_gap": 30}
+    assert json.loads((Path(r["hardware"]["verilog"]).parent / "manifest.json").read_text())[
+        "bus"] == "wishbone"
+    ov = r["cycles"]["overlap"]
+    assert ov["stream_gap"] == 30 and ov["overlapped_test"]["n"] == 3
+    # samples 0 and 1 wait for the slow stream of the next one; sample 2 streams none after it
+    assert ov["overlapped_test"]["max"] == cycles.overlap_cycles(0, ov["beats_per_sample"], 30)
+    assert ov["overlapped_test"]["min"] == cycles.overlap_cycles(
+        r["per_sample"]["cycles"][2], 0, 30, irq=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..sw.argtypes import data_dir_arg, nonneg_int, positive_int
+from ..sw.argtypes import positive_int
+from ..sw.cli_args import add_common_args
 from . import METHODS
 
 __all__ = ["add_parser", "run"]
@@ -14,28 +15,16 @@ def add_parser(sub, presets) -> None:
     b.add_argument("--method", required=True, choices=METHODS,
                    help="fp32-online: the thesis's FP32 online rule (torch); bptt: surrogate-"
                         "gradient BPTT with spikingjelly LIF neurons")
-    b.add_argument("--preset", required=True, choices=presets,
-                   help="network and hyper-parameters")
-    b.add_argument("--data-dir", type=data_dir_arg, default=None,
-                   help="as for intsnn train (default: $INTSNN_DATA, else the embedded subset)")
-    b.add_argument("--epochs", type=positive_int, default=1, help="total epochs")
-    b.add_argument("--train-limit", type=positive_int, default=None,
-                   help="use this many training samples (default: all)")
-    b.add_argument("--test-limit", type=positive_int, default=None,
-                   help="use this many validation/test samples (default: all)")
-    b.add_argument("--batch-size", type=positive_int, default=None,
-                   help="samples per weight update (default: the preset's)")
-    b.add_argument("--seed", type=nonneg_int, default=0, help="seed (>= 0)")
-    b.add_argument("--error", choices=("direct", "final", "feedback"), default=None,
-                   help="fp32-online error propagation (default feedback, thesis section 4.2)")
+    add_common_args(b, "preset", "data_dir", "epochs", "train_limit", "test_limit",
+                    "batch_size", "seed", "error", preset={"choices": presets},
+                    error={"help": "fp32-online error propagation (default feedback, thesis "
+                                   "section 4.2)"})
     b.add_argument("--trace-mode", choices=("deferred", "online"), default="deferred",
                    help="fp32-online: evaluate the weight trace after the pass (fast) or "
                         "accumulate it every step (memory independent of T)")
     b.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads (default: torch's)")
-    b.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
-    b.add_argument("--quiet", action="store_true", help="no progress bars")
-    b.add_argument("--out", required=True, help="output folder")
+    add_common_args(b, "no_resume", "quiet", "out")
     b.set_defaults(run=run)
 
 

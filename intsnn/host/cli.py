@@ -5,9 +5,9 @@ from __future__ import annotations
 from ..sw.argtypes import HelpFormatter, data_dir_arg, int_in, nonneg_int, positive_int
 from ..sw.command import run_command
 
-__all__ = ["add_parsers"]
+__all__ = ["add_parsers", "csnn_hidden"]
 
-HW_PRESETS = ("mnist-snn", "shd-snn", "shd-rsnn")
+HW_PRESETS = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 
 
 def _net_args(p, data: bool = True):
@@ -25,6 +25,12 @@ def _net_args(p, data: bool = True):
     p.add_argument("--delta-sat-bits", type=int_in(2, 62), default=None,
                    help="saturating batch delta registers of at most this many bits (default: "
                         "exact; mnist-snn fits the LFE5U-85F with 24; must match the bitstream)")
+    p.add_argument("--conv-filters", type=positive_int, default=None,
+                   help="mnist-csnn: kernels (default: the preset's; a multiple of --lanes; "
+                        "must match the bitstream)")
+    p.add_argument("--conv-stride", type=positive_int, default=None,
+                   help="mnist-csnn: stride of the convolution (default: the preset's; must "
+                        "match the bitstream)")
     p.add_argument("--data-dir", type=data_dir_arg, default=None,
                    help="data folder (default: $INTSNN_DATA, else the embedded real subset)")
     p.add_argument("--data-name", default=None, help="which SHD-format pair")
@@ -32,12 +38,35 @@ def _net_args(p, data: bool = True):
 
 def _overrides(a) -> dict:
     over = {"n_hidden": a.n_hidden} if a.n_hidden is not None else {}
+    conv = {k: v for k, v in (("conv_filters", a.conv_filters),
+                              ("conv_stride", a.conv_stride)) if v is not None}
+    if conv:
+        if a.preset != "mnist-csnn":
+            raise ValueError(f"--conv-filters/--conv-stride apply to mnist-csnn, not "
+                             f"{a.preset!r}")
+        if a.n_hidden is not None:
+            raise ValueError("--n-hidden of mnist-csnn follows from --conv-filters and "
+                             "--conv-stride; leave it out")
+        over.update(conv)
+        over["n_hidden"] = csnn_hidden(**conv)
     if a.delta_sat_bits is not None:
         over["delta_sat_bits"] = a.delta_sat_bits
     return over
 
 
+def csnn_hidden(conv_filters: int | None = None, conv_stride: int | None = None) -> int:
+    """The CSNN's hidden size (filters x positions) for these kernels and stride, the others
+    the mnist-csnn preset's."""
+    from ..golden.config import preset
+    p = preset("mnist-csnn")
+    f = p.conv_filters if conv_filters is None else conv_filters
+    s = p.conv_stride if conv_stride is None else conv_stride
+    n = (p.image_side - p.conv_kernel) // s + 1
+    return f * n * n
+
+
 def add_parsers(sub) -> None:
+    from ..hw.board.build import ROUTERS
     from ..hw.board.ulx3s import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ
 
     f = sub.add_parser("fpga", formatter_class=HelpFormatter,
@@ -77,6 +106,9 @@ def add_parsers(sub) -> None:
     b.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
                    help="core clock made by the ECP5 PLL from the 25 MHz oscillator "
                         "(25: the oscillator, no PLL)")
+    b.add_argument("--router", choices=ROUTERS, default="router2",
+                   help="nextpnr's router (router1, nextpnr's own default, did not converge on "
+                        "a full preset in 40 min; router2 routed it in ~5)")
     _net_args(b)
     b.add_argument("--out", required=True, help="output folder")
     b.set_defaults(run=run_build)
@@ -127,7 +159,7 @@ def run_build(a) -> int:
         cfg = make_config(a.preset, check_classes(tr, te), a.shadow_bits, a.inference_bits,
                           a.batch_size, **over)
         m = build_board(cfg=cfg, lanes=a.lanes, baud=a.baud, out=a.out, board=a.board,
-                        clock_mhz=a.clock_mhz)
+                        clock_mhz=a.clock_mhz, router=a.router)
         return 0 if m["timing_met"] else 1
 
     return run_command("intsnn build", body, errors=(BuildError,))

@@ -13,12 +13,14 @@ offline with the golden model, evaluate on the board).  The board co-simulation
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..hw.config import DEFAULT_LANES
-from ..sim.cosim import CosimOptions, conclusion, diagnose, golden_trajectory, load_samples
+from ..hw.host_protocol import hidden_weight_shape
+from ..sim.cosim import (CosimOptions, RunOptions, conclusion, diagnose, golden_trajectory,
+                         load_samples)
 from ..sim.infer import load_trained
 from ..sw import outputs
 from ..sw.progress import bar
@@ -29,35 +31,22 @@ MODES = ("train", "infer")
 
 
 @dataclass
-class FpgaOptions:
+class FpgaOptions(RunOptions):
+    """:class:`~intsnn.sim.cosim.RunOptions` (network, samples, output) and the board's link."""
     mode: str = "train"
-    preset: str = "mnist-snn"
     port: str = "/dev/ttyUSB0"
     baud: int = 1_000_000
     timeout_s: float = 10.0
-    data_dir: str | None = None
-    data_name: str | None = None
-    train_samples: int = 64
-    test_samples: int = 64
-    batch_size: int | None = None
-    lanes: int | None = None
-    shadow_bits: int = 16
-    inference_bits: int = 8
-    seed: int = 0
     out: str = "runs/fpga"
     weights: str | None = None   # start from these (an intsnn train run's weights.npz)
-    overrides: dict = field(default_factory=dict)
-    quiet: bool = False
 
 
 def prepare(o: FpgaOptions):
     """(cfg, lanes, data dict for the session, golden trajectory, meta, y_train, y_test)."""
     if o.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {o.mode!r}")
-    c = CosimOptions(preset=o.preset, data_dir=o.data_dir, data_name=o.data_name,
-                     train_samples=max(1, o.train_samples), test_samples=o.test_samples,
-                     batch_size=o.batch_size, shadow_bits=o.shadow_bits,
-                     inference_bits=o.inference_bits, seed=o.seed, overrides=o.overrides)
+    c = CosimOptions(**{f.name: getattr(o, f.name) for f in fields(RunOptions)})
+    c.train_samples = max(1, o.train_samples)
     cfg, xtr, ytr, xte, yte, meta = load_samples(c)
     if o.mode == "infer":  # the test samples only
         xtr, ytr = xtr[:0], ytr[:0]
@@ -109,7 +98,8 @@ def build_report(o: FpgaOptions, cfg, lanes, g, meta, samples, res: dict, target
         "diagnosis": diagnosis,
         "checked": {"train_samples": len(hw_pred_tr), "test_samples": n_te,
                     "updates": res["updates_checked"],
-                    "weights_per_update": cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden},
+                    "weights_per_update": int(np.prod(hidden_weight_shape(cfg)))
+                    + cfg.n_out * cfg.n_hidden},
         "accuracy": {
             "test": {"hardware": float(np.mean(hw_pred_te == yte[:n_te])) if n_te else None,
                      "golden": float(np.mean(g["pred_test"] == yte)) if len(yte) else None},

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..golden.config import NetConfig
 from ..hw import host_protocol as hp
+from ..hw.conv_geometry import hidden_order
 from ..hw.host_protocol import pack_frames
 from ..hw.scoreboard import mismatch_record
 from .link import BoardLink
@@ -30,6 +31,8 @@ class _Session:
         self.link, self.d, self.cfg, self.progress = link, d, cfg, progress
         self.ws = -(-cfg.shadow_bits // 8)     # bytes per shadow weight on the wire
         self.wq = -(-cfg.inference_bits // 8)  # bytes per recurrent weight
+        # the core's W_OUTPUT columns are its hidden order (position-major for csnn)
+        self.order = hidden_order(cfg)
         self.mismatches: list[dict] = []
         self.res = {"counts_train": [], "pred_train": [], "cycles_train": [],
                     "samples_before_update": [], "cycles_update": [], "counts_test": [],
@@ -46,22 +49,29 @@ class _Session:
     # ---------------------------------------------------------------- weights
     def region_rows(self, recurrent: bool):
         cfg = self.cfg
-        yield "w_hidden", hp.REGION_W_HIDDEN, cfg.n_hidden, cfg.n_in, self.ws
+        # the CSNN's W_HIDDEN is its kernel (filters x taps)
+        yield ("w_hidden", hp.REGION_W_HIDDEN, *hp.hidden_weight_shape(cfg), self.ws)
         yield "w_output", hp.REGION_W_OUTPUT, cfg.n_out, cfg.n_hidden, self.ws
         if recurrent:
             yield "w_recurrent", hp.REGION_W_RECURRENT, cfg.n_hidden, cfg.n_hidden, self.wq
 
+    def on_core(self, name: str, w):
+        """A golden weight matrix in the core's layout (W_OUTPUT columns in hidden order)."""
+        w = np.asarray(w, np.int64)
+        return w[:, self.order] if name == "w_output" else w
+
     def write_weights(self, weights: dict):
         for name, region, rows, cols, w in self.region_rows("w_recurrent" in weights):
+            values = self.on_core(name, weights[name])
             for r in range(rows):
-                self.link.write(hp.addr(region, r, 0), weights[name][r].tolist(), w)
+                self.link.write(hp.addr(region, r, 0), values[r].tolist(), w)
 
     def check_weights(self, phase, sample, update, expected: dict) -> bool:
         cfg, qs = self.cfg, self.cfg.quant_shift
         for name, region, rows, cols, w in self.region_rows("w_recurrent" in expected):
             got = np.array([self.link.read(hp.addr(region, r, 0), cols, w, signed=True)
                             for r in range(rows)], np.int64)
-            exp = np.asarray(expected[name], np.int64)
+            exp = self.on_core(name, expected[name])
             if name == "w_recurrent":
                 if self.mismatch(phase, sample, name, exp, got, update):
                     return True

@@ -99,7 +99,7 @@ def run_generate(a) -> int:
     HwConfig(net=cfg, lanes=lanes)  # parameter errors before any work
     n_act = getattr(a, "activity_samples", 0)
     energy = None
-    if n_act and cfg.arch in ("snn", "rsnn"):
+    if n_act:
         from .energy import manifest_energy
         energy = manifest_energy(a.preset, cfg, lanes, n_act, a.data_dir, a.data_name)
     with outputs.run_lock(out):

@@ -3,7 +3,8 @@
 :func:`energy_report` turns the golden records of real training samples into the report that
 ``intsnn cosim`` (``report.json`` -> ``"energy"``) and ``intsnn generate`` (``manifest.json`` ->
 ``"energy"``) carry: the golden model's event-driven operation counts
-(:mod:`intsnn.golden.activity`), the hardware's lane ops (:mod:`intsnn.hw.activity`), both priced
+(:mod:`intsnn.golden.activity`), the hardware's lane ops (:mod:`intsnn.hw.activity`; the CSNN's
+both from :mod:`intsnn.hw.csnn_activity`), both priced
 with thesis Table 3.3, per sample, per update and per training epoch, next to thesis Table 3.2.
 
 Command line (a short table, JSON with ``--json``)::
@@ -20,6 +21,7 @@ import numpy as np
 from ..golden import activity as ga
 from ..golden.config import NetConfig
 from . import activity as ha
+from . import csnn_activity as ca
 from .config import HwConfig
 
 __all__ = ["sample_entry", "energy_report", "manifest_energy", "format_energy",
@@ -60,6 +62,8 @@ COMPARISON = [
 def sample_entry(cfg: NetConfig, lanes: int, rec) -> dict:
     """What :func:`energy_report` needs of one training sample (a few small dictionaries, so a
     long co-simulation need not keep the records)."""
+    if cfg.arch == "csnn":
+        return ca.sample_entry(cfg, lanes, rec)
     return {"golden": ga.sample_activity(cfg, rec), "lane": ha.hw_activity(cfg, lanes, rec),
             "useful": ha.useful_lane_ops(cfg, rec)}
 
@@ -106,19 +110,22 @@ def energy_report(cfg: NetConfig, lanes: int, entries, epoch_samples=None,
     if not entries:
         raise ValueError("energy_report needs at least one training sample")
     hw = HwConfig(net=cfg, lanes=lanes)
+    # the CSNN core has its own lane-op kinds, update and weight count (a shared kernel)
+    act = ca if cfg.arch == "csnn" else ha
+    upd = ca.update_activity(cfg) if cfg.arch == "csnn" else ga.update_activity(cfg)
+    n_w = (cfg.conv_filters * cfg.conv_kernel ** 2 if cfg.arch == "csnn"
+           else cfg.n_hidden * cfg.n_in) + cfg.n_out * cfg.n_hidden
     golden = [e["golden"] for e in entries]
     lane = [e["lane"] for e in entries]
     useful = [e["useful"] for e in entries]
     e_gold = np.array([ga.energy_pj(ga.total(a)) for a in golden])
     # the traces, the count and the error as the golden model counts them (no lane model)
-    e_hw = np.array([ga.energy_pj(ga.add_counts(ha.hw_counts(cfg, lanes, a),
+    e_hw = np.array([ga.energy_pj(ga.add_counts(act.hw_counts(cfg, lanes, a),
                                                 ga.add_counts(g["traces"], g["error"])))
                      for a, g in zip(lane, golden)])
-    upd = ga.update_activity(cfg)
-    n_w = cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden
     e_upd = ga.energy_pj(upd)
     e_upd_hw = e_upd * hw.update_words * lanes / n_w      # idle lanes of the last words too
-    cyc = [ha.cycles_from_activity(cfg, lanes, a) for a in lane]
+    cyc = [act.cycles_from_activity(cfg, lanes, a) for a in lane]
     check = {"samples": len(entries)}
     if measured_cycles is not None:
         m = [int(c) for c in measured_cycles][:len(cyc)]
@@ -279,7 +286,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m intsnn.hw.energy", formatter_class=HelpFormatter,
                                  description="operations and Table 3.3 energy per training "
                                              "sample, update and epoch, on real samples")
-    ap.add_argument("--preset", required=True, choices=("mnist-snn", "shd-snn", "shd-rsnn"))
+    ap.add_argument("--preset", required=True,
+                    choices=("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn"))
     ap.add_argument("--lanes", type=positive_int, default=4)
     ap.add_argument("--samples", type=positive_int, default=32)
     ap.add_argument("--seed", type=int, default=0)

@@ -98,6 +98,13 @@ class UartBridge(wiring.Component):
             with m.Default():
                 m.d.comb += sext.eq(word[:32])
 
+        # the stream's outputs are registers (tdata is the beat register itself): no path runs
+        # from the bridge's state decode into the core's frame ingest, which on a full preset
+        # sits across the die (docs/results.md, "Bitstream")
+        tvalid, tlast = Signal(), Signal()
+        m.d.comb += [self.frames.tvalid.eq(tvalid), self.frames.tlast.eq(tlast),
+                     self.frames.tdata.eq(word[:pw])]
+
         with m.FSM():
             with m.State("HEADER"):
                 m.d.comb += rxd.ready.eq(1)
@@ -114,11 +121,11 @@ class UartBridge(wiring.Component):
                             m.d.sync += bad.eq(1)
                             m.next = "STATUS"
                         with m.Elif(op == up.OP_WRITE):
-                            m.next = "W_BYTES"
+                            m.next = "BYTES"
                         with m.Else():
                             m.next = "R_ISSUE"
                     with m.Case(up.OP_FRAMES):
-                        m.next = "F_BYTES"
+                        m.next = "BYTES"
                     with m.Case(up.OP_COMMAND):
                         m.d.comb += [self.bus.addr.eq(hp.addr(hp.REGION_CTRL, 0,
                                                               hp.REG_COMMAND)),
@@ -132,21 +139,28 @@ class UartBridge(wiring.Component):
                         m.d.sync += bad.eq(1)
                         m.next = "STATUS"
 
-            # WRITE: collect w bytes, write, step the address
-            with m.State("W_BYTES"):
+            # WRITE and FRAMES: collect a word of w bytes (a beat of pb bytes) into ``word``,
+            # then write it on the bus (push it on the stream); ``left`` words (beats) to go
+            with m.State("BYTES"):
+                frames = op == up.OP_FRAMES
                 with m.If(left == 0):
                     m.next = "STATUS"
                 with m.Else():
                     m.d.comb += rxd.ready.eq(1)
                     with m.If(rxd.valid):
                         m.d.sync += [word.word_select(idx, 8).eq(rxd.payload), idx.eq(idx + 1)]
-                        with m.If(idx + 1 == w):
-                            m.next = "W_BUS"
+                        with m.If(idx + 1 == Mux(frames, pb, w)):
+                            with m.If(frames):
+                                m.d.sync += [tvalid.eq(1),
+                                             tlast.eq(beat == hw.stream_beats - 1)]
+                                m.next = "F_PUSH"
+                            with m.Else():
+                                m.next = "W_BUS"
             with m.State("W_BUS"):
                 m.d.comb += [self.bus.addr.eq(a), self.bus.w_data.eq(sext),
                              self.bus.w_en.eq(1)]
                 m.d.sync += [a.eq(a + 1), left.eq(left - 1), idx.eq(0), word.eq(0)]
-                m.next = "W_BYTES"
+                m.next = "BYTES"
 
             # READ: one bus read, then its low w bytes out of the UART
             with m.State("R_ISSUE"):
@@ -167,23 +181,12 @@ class UartBridge(wiring.Component):
                         m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
                         m.next = "R_ISSUE"
 
-            # FRAMES: collect a beat, hold it on the stream until taken
-            with m.State("F_BYTES"):
-                with m.If(left == 0):
-                    m.next = "STATUS"
-                with m.Else():
-                    m.d.comb += rxd.ready.eq(1)
-                    with m.If(rxd.valid):
-                        m.d.sync += [word.word_select(idx, 8).eq(rxd.payload), idx.eq(idx + 1)]
-                        with m.If(idx == pb - 1):
-                            m.next = "F_PUSH"
+            # FRAMES: hold the beat on the stream until taken
             with m.State("F_PUSH"):
-                m.d.comb += [self.frames.tvalid.eq(1), self.frames.tdata.eq(word[:pw]),
-                             self.frames.tlast.eq(beat == hw.stream_beats - 1)]
                 with m.If(self.frames.tready):
-                    m.d.sync += [left.eq(left - 1), idx.eq(0),
+                    m.d.sync += [tvalid.eq(0), left.eq(left - 1), idx.eq(0),
                                  beat.eq(Mux(beat == hw.stream_beats - 1, 0, beat + 1))]
-                    m.next = "F_BYTES"
+                    m.next = "BYTES"
 
             # COMMAND: the write happened in DISPATCH; wait for the core
             with m.State("C_WAIT"):

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from ..host.fpga import FpgaOptions, build_report, prepare
+from ..hw.host_protocol import hidden_weight_shape
 from ..sw import outputs
 from ..sw.progress import follow, format_seconds
-from .cosim import BUILD_ENV, DEFAULT_BUILD_DIR, CosimError, _hw_source_digest
+from .cosim import BUILD_ENV, DEFAULT_BUILD_DIR, CosimError, hw_source_digest
 from .runner import SimulationFailed, simulator_build
 
 __all__ = ["board_cosimulate", "board_verilog", "BOARD_BENCH", "BOARD_TOP", "SIM_TOP",
@@ -67,7 +68,7 @@ def board_verilog(cfg, lanes: int, divisor: int, build_root: Path) -> Path:
     from ..hw.config import HwConfig
 
     key = hashlib.sha256(json.dumps({"config": cfg.to_dict(), "lanes": lanes,
-                                     "divisor": divisor, "src": _hw_source_digest(),
+                                     "divisor": divisor, "src": hw_source_digest(),
                                      "board": _board_source_digest()},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = build_root / f"board-{key}" / f"{BOARD_TOP}.v"
@@ -105,9 +106,10 @@ def board_cosimulate(o: FpgaOptions, sim: str = "verilator", divisor: int = SIM_
             t_build = time.perf_counter() - t0
             work = Path(work)
             data = {k: np.asarray(v) for k, v in d.items() if not k.startswith("g_w_")}
-            H, I, O = cfg.n_hidden, cfg.n_in, cfg.n_out
-            data["g_w_hidden"] = np.asarray(d["g_w_hidden"], np.int64).reshape(-1, H, I)
-            data["g_w_output"] = np.asarray(d["g_w_output"], np.int64).reshape(-1, O, H)
+            data["g_w_hidden"] = np.asarray(d["g_w_hidden"], np.int64).reshape(
+                -1, *hidden_weight_shape(cfg))
+            data["g_w_output"] = np.asarray(d["g_w_output"], np.int64).reshape(
+                -1, cfg.n_out, cfg.n_hidden)
             np.savez(work / "data.npz", **data)
             params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                       "config": json.loads(json.dumps(cfg.to_dict(), default=str)),

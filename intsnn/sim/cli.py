@@ -44,7 +44,6 @@ def _overrides(a) -> dict:
 
 #: Options of the training co-simulation that the inference mode (--weights) has no use for.
 _TRAINING_ONLY = {"train_samples": ("--train-samples", 64), "waves": ("--waves", False),
-                  "bus": ("--bus", "host"), "stream_gap": ("--stream-gap", 0),
                   "no_resume": ("--no-resume", False), "checkpoint_every": ("--checkpoint-every",
                                                                             30.0)}
 _INFERENCE_ONLY = {"workers": ("--workers", 2), "address": ("--address", None),
@@ -66,7 +65,8 @@ def run_infer(a) -> int:
                      shadow_bits=a.shadow_bits, inference_bits=a.inference_bits,
                      batch_size=a.batch_size, overrides=_overrides(a), seed=a.seed,
                      workers=a.workers, address=a.address, shard_size=a.shard_size, out=a.out,
-                     build_root=a.build_dir, hw_dir=a.hw_dir, resume=not a.no_resume)
+                     build_root=a.build_dir, hw_dir=a.hw_dir, resume=not a.no_resume,
+                     bus=a.bus, stream_gap=a.stream_gap)
     r = infer(o)
     print(infer_table(r))
     print(f"wrote {o.out}/report.json")

@@ -17,9 +17,10 @@
    output neuron / weight with its golden per-timestep trace; write ``out/report.json``
    (temp file + rename, so a failed run leaves no report) and return it.
 
-Outputs and resume: ``out`` and the build cache are checked for writability before any work, and
-``out`` is locked for the run (:mod:`intsnn.sw.outputs`).  An older ``report.json`` is moved to
-``report.previous.json`` first, so a run that fails cannot leave it looking like its own.  The
+Outputs and resume (:func:`start_run`, shared with the inference flow): ``out`` and the build
+cache are checked for writability before any work, and ``out`` is locked for the run
+(:mod:`intsnn.sw.outputs`).  An older ``report.json`` is moved to ``report.previous.json`` first,
+so a run that fails cannot leave it looking like its own.  The
 bench saves ``out/cosim-checkpoint.npz`` (weights, position, results so far) at most every
 ``checkpoint_every_s`` seconds; running the same command again after a stop (Ctrl-C, a crash)
 continues from it, bit-exact with an uninterrupted run, provided the run's fingerprint (preset,
@@ -39,6 +40,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +60,8 @@ from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SimulatorNotFound, find_simulator
 
-__all__ = ["CosimOptions", "CosimError", "cosimulate", "ensure_hardware", "check_manifest",
+__all__ = ["RunOptions", "CosimOptions", "CosimError", "cosimulate", "start_run",
+           "hw_source_digest", "ensure_hardware", "check_manifest",
            "golden_trajectory", "summary_table", "DEFAULT_LANES", "BENCH", "CHECKPOINT",
            "BUILD_ENV", "DEFAULT_BUILD_DIR"]
 
@@ -87,10 +90,12 @@ class CosimError(RuntimeError):
 
 
 @dataclass
-class CosimOptions:
+class RunOptions:
+    """The network, the samples and the output of a run on hardware: what ``intsnn cosim``
+    (:class:`CosimOptions`) and ``intsnn fpga`` (:class:`intsnn.host.fpga.FpgaOptions`) share."""
     preset: str = "mnist-snn"
-    sim: str = "verilator"
     data_dir: str | None = None
+    data_name: str | None = None       # which SHD-format pair (--data-name)
     train_samples: int = 64
     test_samples: int = 64
     batch_size: int | None = None
@@ -98,14 +103,18 @@ class CosimOptions:
     shadow_bits: int = 16
     inference_bits: int = 8
     seed: int = 0
-    waves: bool = False
     out: str = "runs/cosim"
+    overrides: dict = field(default_factory=dict)  # NetConfig overrides (e.g. n_hidden)
+    quiet: bool = False
+
+
+@dataclass
+class CosimOptions(RunOptions):
+    sim: str = "verilator"
+    waves: bool = False
     hw_dir: str | None = None          # reuse Verilog + manifest.json from here
     build_root: str | None = None      # cache of generated Verilog and simulator builds
-    overrides: dict = field(default_factory=dict)  # NetConfig overrides (e.g. n_hidden)
     inject: dict | None = None         # tests: fault written into the hardware
-    quiet: bool = False
-    data_name: str | None = None       # which SHD-format pair (--data-name)
     resume: bool = True                # continue from out/cosim-checkpoint.npz if it matches
     checkpoint_every_s: float = 30.0   # at most one checkpoint per this many seconds
     stop_after_checkpoints: int | None = None  # tests: behave as if interrupted after N
@@ -213,7 +222,7 @@ def golden_trajectory(cfg: NetConfig, seed: int, xtr, ytr, xte, lanes: int | Non
                 exp, work = cycles.from_record(cfg, lanes, rec)
                 cyc_tr.append(exp)
                 work_tr.append(work)
-                act_tr.append(sample_entry(cfg, lanes, rec) if cfg.arch != "csnn" else None)
+                act_tr.append(sample_entry(cfg, lanes, rec))
         dh, do, counts = model.batch_deltas(xtr[s:s + B], ytr[s:s + B])
         counts_tr.append(counts)
         model.update(dh, do)
@@ -300,7 +309,7 @@ def _read_manifest(mpath: Path) -> dict:
     return man
 
 
-def _hw_source_digest() -> str:
+def hw_source_digest() -> str:
     from .. import hw
     h = hashlib.sha256()
     for p in sorted(Path(hw.__file__).parent.glob("*.py")):
@@ -338,7 +347,7 @@ def ensure_hardware(cfg: NetConfig, lanes: int, build_root: Path, hw_dir=None,
         return vpath, manifest, key
     from ..hw.generate import generate
 
-    what = {"config": _norm(cfg.canonical_dict()), "lanes": lanes, "hw": _hw_source_digest()}
+    what = {"config": _norm(cfg.canonical_dict()), "lanes": lanes, "hw": hw_source_digest()}
     if bus != "host":
         what["bus"] = bus
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -506,7 +515,7 @@ def _energy(cfg: NetConfig, lanes: int, g: dict, measured, meta: dict) -> dict |
     from ..hw.energy import TRAIN_SET_SIZE, energy_report
 
     n = len(measured)
-    if n == 0 or cfg.arch not in ("snn", "rsnn"):
+    if n == 0:
         return None
     epoch = TRAIN_SET_SIZE.get(meta.get("dataset")) or len(g["activity_train"])
     return energy_report(cfg, lanes, g["activity_train"][:n], epoch, measured)
@@ -587,19 +596,28 @@ def output_folders(out, build_root) -> tuple[Path, Path]:
     return out, outputs.check_out_dir(root, "--build-dir").resolve()
 
 
+@contextlib.contextmanager
+def start_run(out, build_root, quiet: bool = False) -> Iterator[tuple[Path, Path]]:
+    """Open a run of a flow that writes ``out/report.json``: check ``out`` and the build cache
+    (:func:`output_folders`) before any work, hold ``out``'s run lock until the block ends, and
+    move an older ``report.json`` aside first of all, so that no failure in the block can leave
+    it passing for this run's.  Yields the two folders."""
+    out, build_root = output_folders(out, build_root)
+    with outputs.run_lock(out):
+        moved = outputs.supersede(out / "report.json")
+        if moved and not quiet:
+            print(f"moved the previous {out / 'report.json'} to {moved.name}", flush=True)
+        yield out, build_root
+
+
 def cosimulate(o: CosimOptions) -> dict:
     """Run the whole flow; return the report (also written to ``o.out/report.json``)."""
     t_all = time.perf_counter()
-    out, build_root = output_folders(o.out, o.build_root)
-    with outputs.run_lock(out):
+    with start_run(o.out, o.build_root, o.quiet) as (out, build_root):
         return _cosimulate(o, out, build_root, t_all)
 
 
 def _cosimulate(o: CosimOptions, out: Path, build_root: Path, t_all: float) -> dict:
-    # first of all, so that no failure below can leave an old report passing for this run's
-    moved = outputs.supersede(out / "report.json")
-    if moved:
-        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     if o.sim == NATIVE and o.waves:
         raise ValueError(f"--waves needs --sim verilator or icarus, not {NATIVE}")
     info = find_simulator("verilator" if o.sim == NATIVE else o.sim)  # one line when missing

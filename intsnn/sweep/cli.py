@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import sys
 
-from ..sw.argtypes import data_dir_arg, nonneg_int, positive_int
+from ..sw.argtypes import nonneg_int, positive_int
+from ..sw.cli_args import add_common_args
 from .grid import TABLE_CELLS
 
 __all__ = ["add_parser", "run", "specs_from_args"]
@@ -20,8 +21,9 @@ def add_parser(sub, presets) -> None:
     s.add_argument("--methods", default=None,
                    help="keep only these methods of the grid: integer,fp32-online,bptt")
     g = s.add_argument_group("a custom grid (product of the axes; with --preset)")
-    g.add_argument("--preset", nargs="+", choices=presets, default=[],
-                   help="presets of the custom grid")
+    add_common_args(g, "preset", preset={"nargs": "+", "choices": presets, "default": [],
+                                         "required": False,
+                                         "help": "presets of the custom grid"})
     g.add_argument("--precisions", default="16-8", help="S-Q list, e.g. 16-8,8-4")
     g.add_argument("--errors", default="direct", help="e.g. direct,final,feedback")
     g.add_argument("--losses", default="standard", help="e.g. standard,positive,random")
@@ -30,15 +32,11 @@ def add_parser(sub, presets) -> None:
     s.add_argument("--seeds", default="0-2", help="e.g. 0-9 or 0,3,5 (default 0-2)")
     s.add_argument("--headroom", default=None,
                    help="integer runs' headroom list, e.g. 0,1 (default: each preset's)")
-    s.add_argument("--epochs", type=positive_int, default=50, help="epochs of every run")
-    s.add_argument("--data-dir", type=data_dir_arg, default=None,
-                   help="as for intsnn train (default: $INTSNN_DATA, else the embedded subset)")
-    s.add_argument("--train-limit", type=positive_int, default=None,
-                   help="training samples per run (default: all)")
-    s.add_argument("--test-limit", type=positive_int, default=None,
-                   help="validation/test samples per run (default: all)")
-    s.add_argument("--batch-size", type=positive_int, default=None,
-                   help="samples per weight update (default: each preset's)")
+    add_common_args(s, "epochs", "data_dir", "train_limit", "test_limit", "batch_size",
+                    epochs={"default": 50, "help": "epochs of every run"},
+                    train_limit={"help": "training samples per run (default: all)"},
+                    test_limit={"help": "validation/test samples per run (default: all)"},
+                    batch_size={"help": "samples per weight update (default: each preset's)"})
     s.add_argument("--executor", choices=("ray", "serial"), default="ray",
                    help="Ray workers, or one run after the other in this process")
     s.add_argument("--workers", type=positive_int, default=None,
@@ -51,8 +49,7 @@ def add_parser(sub, presets) -> None:
     s.add_argument("--tables-only", action="store_true",
                    help="run nothing; write the tables from <out>/runs and --runs-from")
     s.add_argument("--dry-run", action="store_true", help="list the runs and which are done")
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
-    s.add_argument("--out", required=True, help="output folder (runs/ and the tables)")
+    add_common_args(s, "quiet", "out", out={"help": "output folder (runs/ and the tables)"})
     s.set_defaults(run=run)
 
 

