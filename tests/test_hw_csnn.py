@@ -47,12 +47,13 @@ def test_csnn_cycles_by_hand():
     base = cycles.expected_cycles(cfg, 2, zero, *args, train=False)
     # words 0 and 7 hold an event (word 15's pixel is masked): 2 + FW * (1 + 4) pairs
     assert cycles.expected_cycles(cfg, 2, x, *args, train=False) == base + 2 + 5
-    # hidden delta groups: 4 words x 2 cycles; one active group (golden h = f*4 + p: filter 1
-    # at position 2 is the core's hq = 2*2 + 1, word 2) costs k*k + 3 more
+    # hidden delta groups: 4 words x GROUP_CYCLES; one active group (golden h = f*4 + p:
+    # filter 1 at position 2 is the core's hq = 2*2 + 1, word 2) costs k*k + DELTA_LATENCY - 1
+    # more
     train0 = cycles.expected_cycles(cfg, 2, x, *args)
     pg_h[1, 1 * 4 + 2], vfb[1 * 4 + 2] = 1, 5
-    assert cycles.expected_cycles(cfg, 2, x, *args) == train0 + 9 + 3
-    assert cycles.expected_update_cycles(cfg, 2) == 9 * 1 + H * -(-O // 2) + 3
+    assert cycles.expected_cycles(cfg, 2, x, *args) == train0 + 9 + 6
+    assert cycles.expected_update_cycles(cfg, 2) == 9 * 1 + H * -(-O // 2) + 5
 
 
 def test_csnn_cycles_against_work_on_real_samples():

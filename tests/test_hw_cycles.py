@@ -60,16 +60,21 @@ def test_cycles_by_hand():
     pg_h, pg_o = np.array([[1, 0], [0, 0]]), np.array([[0, 0], [1, 0]])
     v_h = np.array([[4, 3], [8, -1]])
     e, vfb_h = np.array([0, 5]), np.array([7, 0])
-    # an event pass starts in 3 cycles and drains for 2; a neuron pass drains for 3
-    E, N = 5, 3
+    # an event pass starts in 3 cycles and drains for 3 (weights read with latency 2); a
+    # neuron pass drains for 3
+    E, N = 6, 3
     assert E == HwConfig(net=cfg, lanes=2).event_overhead and N == HwConfig.NEURON_LATENCY
-    t0 = (E + 2 + 2 + 1 * 2) + (1 + N) + (E + 1 + 1 + 1 * 1) + (1 + N)       # 27
-    t1 = (E + 2 + 1 + 1 * 1) + (E + 1 + 1 + 1 * 1) + (1 + N) + (E + 1 + 0) + (1 + N)   # 31
+    t0 = (E + 2 + 2 + 1 * 2) + (1 + N) + (E + 1 + 1 + 1 * 1) + (1 + N)       # 29
+    t1 = (E + 2 + 1 + 1 * 1) + (E + 1 + 1 + 1 * 1) + (1 + N) + (E + 1 + 0) + (1 + N)   # 34
     infer = t0 + t1 + 1 + 1 + 1
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h, False) == infer
-    F, D = 3, 3   # the feedback pipeline's drain, a delta group's drain
+    # the feedback pipeline's drain, a delta group's drain (reads of latency 2; the add, the
+    # saturation and the write each a stage)
+    F, D = 4, 6
     assert F == HwConfig.FEEDBACK_LATENCY and D == HwConfig.DELTA_LATENCY - 1
-    train = infer + 2 * 1 + F + (2 + (2 + D)) + (2 + (3 + D))
+    G = 4   # a delta group: read its words (latency 2), register them and the decision, branch
+    assert G == HwConfig.GROUP_CYCLES
+    train = infer + 2 * 1 + F + (G + (2 + D)) + (G + (3 + D))
     assert cycles.expected_cycles(cfg, 2, x, v_h, s_h, pg_h, pg_o, e, vfb_h) == train
     assert cycles.stream_cycles(cfg, 2) == 2 * 2      # T * IW beats, one per cycle
     # double buffering: the next sample's stream overlaps the command (max), plus the
@@ -97,5 +102,5 @@ def test_cycles_by_hand():
 
 def test_update_formula():
     cfg = preset("shd-rsnn")
-    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 3   # drain 2, done 1
+    assert cycles.expected_update_cycles(cfg, 4) == 175 * 64 + 256 * 5 + 5   # drain 4, done 1
     assert cycles.update_work(cfg, 4) == 175 * 64 + 256 * 5

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from intsnn.golden.config import preset
-from intsnn.hw.config import LUTRAM_MAX_DEPTH, HwConfig, delta_bits
+from intsnn.hw.config import (DP16KD_SHAPES, LUTRAM_MAX_DEPTH, MIN_DEPTH_BANKS, HwConfig,
+                               block_bank_depth, delta_bits)
 
 
 @pytest.mark.parametrize("name", ["mnist-snn", "shd-snn", "shd-rsnn"])
@@ -31,6 +32,38 @@ def test_memory_kinds():
     assert kinds["w_hidden"] == kinds["delta_hidden"] == kinds["frames"] == "block"
     assert kinds["trace_hidden"] == kinds["acc_hidden"] == kinds["pg_output"] == "lut"
     assert all((m.depth <= LUTRAM_MAX_DEPTH) == (m.kind == "lut") for m in hw.memories.values())
+
+
+def _blocks(depth, width, d):
+    """Blocks of a depth x width memory in the DP16KD configuration ``d`` deep."""
+    return -(-width // dict(DP16KD_SHAPES)[d]) * -(-depth // d)
+
+
+def test_deep_memories_are_banked_at_one_block_depth():
+    """The banks of a deep memory (read latency 2) are one block deep, in the configuration
+    that needs the fewest blocks for the whole memory, so banking adds no block; memories of
+    fewer than MIN_DEPTH_BANKS blocks' depth are one bank."""
+    banked = {}
+    for name, sat in (("shd-snn", None), ("shd-rsnn", None), ("mnist-snn", 24),
+                      ("mnist-csnn", None)):
+        hw = HwConfig(net=preset(name).replace(delta_sat_bits=sat), lanes=4)
+        for mem, m in hw.memories.items():
+            if m.depth_banks > 1:
+                banked[name, mem] = (m.bank_depth, m.depth_banks)
+                fewest = min(_blocks(m.depth, m.width, d) for d, _ in DP16KD_SHAPES)
+                per_bank = [_blocks(min(m.bank_depth, m.depth - b * m.bank_depth), m.width,
+                                    m.bank_depth) for b in range(m.depth_banks)]
+                assert sum(per_bank) == fewest, (name, mem)
+                assert m.depth_banks >= MIN_DEPTH_BANKS
+    assert banked == {
+        ("shd-snn", "w_hidden"): (512, 22), ("shd-snn", "delta_hidden"): (1024, 11),
+        ("shd-rsnn", "w_hidden"): (512, 22), ("shd-rsnn", "delta_hidden"): (1024, 11),
+        ("shd-rsnn", "w_recurrent"): (512, 32),
+        ("mnist-snn", "w_hidden"): (512, 39), ("mnist-snn", "delta_hidden"): (2048, 10),
+        ("mnist-csnn", "w_output"): (512, 27), ("mnist-csnn", "delta_output"): (512, 27)}
+    # 1,280 x 76 bits (shd-snn's output deltas) stays one memory: 3 banks of 512 x 36 would
+    # take 9 blocks where Yosys maps it in 7
+    assert block_bank_depth(1280, 76) == 1280
 
 
 @pytest.mark.slow

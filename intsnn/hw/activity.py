@@ -87,7 +87,7 @@ def cycles_from_activity(cfg: NetConfig, lanes: int, act: dict, train: bool = Tr
     cyc += act["feedback_mac"] // P + hw.FEEDBACK_LATENCY
     cyc += act["error_neuron"] // P + hw.error_neuron_steps * hw.ERROR_NEURON_LATENCY
     cyc += act["noise_cycles"]
-    cyc += 2 * (OW + HW)
+    cyc += hw.GROUP_CYCLES * (OW + HW)
     cyc += act["delta_mac"] // P
     cyc += (hw.DELTA_LATENCY - 1) * (act["active_groups_output"] + act["active_groups_hidden"])
     return cyc

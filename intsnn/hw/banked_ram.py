@@ -38,6 +38,9 @@ class BankedRam(wiring.Component):
         Client names, highest priority first.
     fill : sequence of str
         The names (among ``readers``/``writers``) of the fill side.
+    latency : dict, optional
+        Reader name -> read latency, 1 (default) or 2 (the latency-1 data registered, as
+        :class:`~.ram.Ram`'s; these memories are one block deep, so nothing is banked by depth).
 
     Members
     -------
@@ -49,7 +52,7 @@ class BankedRam(wiring.Component):
     banks : tuple of two :class:`~amaranth.hdl.MemoryData`, the contents.
     """
 
-    def __init__(self, *, spec, readers=(), writers=(), fill=()):
+    def __init__(self, *, spec, readers=(), writers=(), fill=(), latency=None):
         if not isinstance(spec, MemorySpec):
             raise TypeError(f"spec must be a MemorySpec, not {spec!r}")
         if spec.banks != 2:
@@ -61,6 +64,12 @@ class BankedRam(wiring.Component):
         unknown = self._fill - set(self._readers) - set(self._writers)
         if unknown:
             raise ValueError(f"fill clients {sorted(unknown)!r} are neither readers nor writers")
+        latency = dict(latency or {})
+        for n, lat in latency.items():
+            if n not in self._readers or lat not in (1, 2):
+                raise ValueError(f"latency must map readers of {readers!r} to 1 or 2, "
+                                 f"not {n!r}: {lat!r}")
+        self._latency = {n: latency.get(n, 1) for n in self._readers}
         shape, self._granularity = ram_shape(spec)
         members = {"bank": In(1)}
         members.update({f"r_{n}": Out(read_signature(spec)) for n in self._readers})
@@ -110,8 +119,14 @@ class BankedRam(wiring.Component):
                                        if field == "data" else getattr(wp, field))))
                      for c in (cw, fw)]
                 m.d.comb += getattr(wp, field).eq(Mux(compute, *v))
-        for c in sides[False][0]:
-            m.d.comb += c.data.eq(Mux(bank_q, rdata[1], rdata[0]))
-        for c in sides[True][0]:
-            m.d.comb += c.data.eq(Mux(bank_q, rdata[0], rdata[1]))
+        for fill in (False, True):
+            data1 = Mux(bank_q, rdata[0], rdata[1]) if fill else Mux(bank_q, rdata[1], rdata[0])
+            for c in sides[fill][0]:
+                name = next(n for n in self._readers if getattr(self, f"r_{n}") is c)
+                if self._latency[name] == 2:
+                    data2 = Signal.like(c.data, name=f"data2_{name}")
+                    m.d.sync += data2.eq(data1)
+                    m.d.comb += c.data.eq(data2)
+                else:
+                    m.d.comb += c.data.eq(data1)
         return m

@@ -57,7 +57,9 @@ class Rig(Elaboratable):
             self._groups.setdefault(mem, {})[kind] = member
         self.rams = {mem: Ram(spec=engine.config.memories[mem],
                               readers=["dut"] if "r" in kinds else [],
-                              writers=["dut"] if "w" in kinds else [])
+                              writers=["dut"] if "w" in kinds else [],
+                              latency={"dut": engine.read_latency[kinds["r"]]}
+                              if "r" in kinds else None)
                      for mem, kinds in self._groups.items()}
         init = dict(init or {})
         unknown = set(init) - set(self.rams)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ..golden.config import NetConfig, bits_signed
 
 __all__ = ["HwConfig", "MemorySpec", "check_config", "DEFAULT_LANES", "MAX_LANES", "MAX_TIMESTEPS",
-           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "words", "acc_bits", "b16_range", "delta_bits"]
+           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "DP16KD_SHAPES", "MIN_DEPTH_BANKS", "block_bank_depth", "words", "acc_bits", "b16_range", "delta_bits"]
 
 #: Lane count (synapses per cycle) when none is given.
 DEFAULT_LANES = 4
@@ -28,6 +28,30 @@ MAX_TIMESTEPS = 256
 #: least 512 words deep at its widest (36 bits), so a shallow memory would leave most of every
 #: block empty (the 64-word, 360-bit trace history of shd-snn took 10 of them).
 LUTRAM_MAX_DEPTH = 64
+#: The (depth, width) configurations of an ECP5 DP16KD block RAM (18 kbit; the 9/18/36-bit
+#: ones include the parity bits), deepest first.
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+#: Fewest depth banks worth banking: a memory 2-3 blocks deep keeps Yosys's own mapping (its
+#: depth multiplexer is one LUT level, and Yosys may map a narrow slice of it more cheaply than
+#: banks of one configuration: shd-snn's 1,280 x 76-bit output deltas take 7 blocks as one
+#: memory, 9 as three banks).
+MIN_DEPTH_BANKS = 4
+
+
+def block_bank_depth(depth: int, width: int) -> int:
+    """Depth of one bank of a block memory of ``depth`` x ``width`` bits: the depth of the
+    DP16KD configuration that holds the memory in the fewest blocks (``ceil(width / w) *
+    ceil(depth / d)``; of equal counts the shallowest, so synthesis finds no depth cascade
+    inside a bank), or ``depth`` itself (one bank) when that makes fewer than
+    :data:`MIN_DEPTH_BANKS` banks.  Every bank is ``ceil(width / w)`` blocks side by side, so
+    banking adds no block of that configuration (Yosys maps some whole memories 1-2 blocks
+    cheaper with mixed configurations: ``docs/results.md``, "Banked deep memories")."""
+    d, _ = min(DP16KD_SHAPES, key=lambda s: (-(-width // s[1]) * -(-depth // s[0]), s[0]))
+    return d if -(-depth // d) >= MIN_DEPTH_BANKS else depth
+
+
 #: Neurons per layer addressable over the bus (the 14-bit column field of
 #: :func:`intsnn.hw.host_protocol.addr`; kept here so this module needs no import of it).
 ADDRESS_LIMIT = 1 << 14
@@ -117,6 +141,18 @@ class MemorySpec(NamedTuple):
     def state_bits(self) -> int:
         return self.banks * self.depth * self.width
 
+    @property
+    def bank_depth(self) -> int:
+        """Words per depth bank (:func:`block_bank_depth`; LUT RAM and one-bank memories:
+        ``depth``).  A reader with read latency 2 of a memory of several depth banks sees each
+        bank's output registered before the bank multiplexer (:class:`intsnn.hw.ram.Ram`)."""
+        return self.depth if self.kind == "lut" else block_bank_depth(self.depth, self.width)
+
+    @property
+    def depth_banks(self) -> int:
+        """Number of depth banks (1: the memory is one block deep, or LUT RAM)."""
+        return -(-self.depth // self.bank_depth)
+
 
 def _check_int(name, value, lo, hi):
     if not isinstance(value, int) or isinstance(value, bool):
@@ -155,17 +191,22 @@ class HwConfig:
     #: and update engines for one cycle less: their last write overlaps a cycle that follows
     #: anyway) and :mod:`.cycles` charges the same, so a deeper pipeline changes one number here
     #: (plus the pipeline itself, and forwarding where a word is updated back to back).
-    READ_LATENCY = 1        # synchronous block-RAM read
+    READ_LATENCY = 1        # synchronous block-RAM read (deep memories: 2 for the engines'
+    #                         pipelines, MemorySpec.depth_banks, hw/ram.py)
     NEURON_LATENCY = 3      # neuron pass: read acc -> register -> NeuronUnit, register -> write
     SCAN_LATENCY = 3        # event engine start: frame base, read word 0, read word 1
-    EVENT_LATENCY = 3       # event engine: read weight + acc -> register -> w*v -> add, write
+    EVENT_LATENCY = 4       # event engine: read weight (latency 2), read acc -> register ->
+    #                         w*v -> add, write
     ERROR_LATENCY = 1       # error pass: read counts -> ErrorUnit + argmax -> write
-    FEEDBACK_LATENCY = 3    # feedback: read W_out + e -> register -> products -> tree, write
-    DELTA_LATENCY = 4       # delta engine: read -> register (trace, old delta) -> corr ->
-    #                         v_fb * corr -> add, write
-    UPDATE_LATENCY = 3      # update engine: read -> register (w, delta) -> register the
+    FEEDBACK_LATENCY = 4    # feedback: read W_out + e (latency 2) -> register -> products ->
+    #                         tree, write
+    DELTA_LATENCY = 7       # delta engine: read (latency 2) -> register (trace, old delta) -> corr ->
+    #                         v_fb * corr -> add -> saturate -> write
+    UPDATE_LATENCY = 5      # update engine: read (latency 2) -> register (w, delta) -> register the
     #                         clipped step -> saturating subtract, write
     ERROR_NEURON_LATENCY = 1  # error-neuron pass: read counts + state -> units -> write state
+    GROUP_CYCLES = 4        # delta engine, per group: read pg + feedback (latency 2) ->
+    #                         register them and the skip decision -> branch on it
 
     #: The loss-noise unit evaluates one splitmix64 finaliser per cycle: the per-sample key
     #: prefix (seed, stream, update, position; + time step in Feedback mode), then one output.

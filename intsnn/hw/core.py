@@ -73,10 +73,14 @@ class IntSNNCore(wiring.Component):
         # double-buffered input memories: the ingest fills one bank while the engines compute
         # on the other (hw/banked_ram.py)
         self._rams = {mem: (BankedRam(spec=hw.memories[mem], readers=[n for n, _ in readers],
-                                      writers=[n for n, _ in writers], fill=("ingest",))
+                                      writers=[n for n, _ in writers], fill=("ingest",),
+                                      latency={n: self._engines[n].read_latency[member]
+                                               for n, member in readers})
                             if hw.memories[mem].banks == 2 else
                             Ram(spec=hw.memories[mem], readers=[n for n, _ in readers],
-                                writers=[n for n, _ in writers]))
+                                writers=[n for n, _ in writers],
+                                latency={n: self._engines[n].read_latency[member]
+                                         for n, member in readers}))
                       for mem, (readers, writers) in self._clients.items()}
 
     @property

@@ -50,8 +50,8 @@ CYCLE_FORMULA = (
     f"# Feedback mode: error neurons\n"
     f"          + runs * ({_L.NOISE_PREFIX} + feedback + O)          "
     f"# random loss: runs = 1, or T - soft_error_start in Feedback mode\n"
-    f"          + sum_{{o-words g}} (2 + act(g) * (H + {_L.DELTA_LATENCY - 1}))\n"
-    f"          + sum_{{h-words g}} (2 + act(g) * (I + {_L.DELTA_LATENCY - 1})) ]\n"
+    f"          + sum_{{o-words g}} ({_L.GROUP_CYCLES} + act(g) * (H + {_L.DELTA_LATENCY - 1}))\n"
+    f"          + sum_{{h-words g}} ({_L.GROUP_CYCLES} + act(g) * (I + {_L.DELTA_LATENCY - 1})) ]\n"
     "IW,HW,OW = ceil(n/P); nnz = nonzero values; nzw = words with a nonzero value;\n"
     "CSNN: HW*nnz_x(t) -> FW * (position, tap) pairs of the nonzero pixels (FW = F/P; pixels\n"
     "in no window are no events), I -> k*k (taps), hidden words in position-major order;\n"
@@ -156,7 +156,7 @@ def expected_cycles(cfg: NetConfig, lanes: int, x, v_hidden, s_hidden, pg_hidden
     cyc += hw.noise_runs * hw.noise_cycles
     for pg, fb, npre in ((pg_output, vfb_output, H), (pg_hidden, vfb_hidden, I)):
         act = _active_groups(pg, fb, lanes)
-        cyc += 2 * act.size + (npre + hw.DELTA_LATENCY - 1) * int(act.sum())
+        cyc += hw.GROUP_CYCLES * act.size + (npre + hw.DELTA_LATENCY - 1) * int(act.sum())
     return cyc
 
 

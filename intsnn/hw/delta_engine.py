@@ -9,11 +9,14 @@ a masked adder tree per lane, no cycles).
 
 Order: the output layer (groups = output words, ``p`` = hidden neurons, ``v_fb`` = ``e``), then
 the hidden layer (groups = hidden words, ``p`` = inputs, ``v_fb`` = ``vfb_hidden``).  A group
-costs 2 cycles (read its pseudo-gradient and feedback words; skip it if either is all zero);
+costs :attr:`~intsnn.hw.config.HwConfig.GROUP_CYCLES` = 4 cycles (read its pseudo-gradient and
+feedback words, latency 2; register them and whether either is all zero; skip it if so);
 otherwise one cycle per pre-synaptic index and ``DELTA_LATENCY - 1`` drain cycles.  Pipeline
-(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 4): read the delta word and the trace word;
-register the trace of the pre-synaptic neuron at every step and the old delta; register
-``corr``; register ``v_fb * corr``; write ``delta + v_fb * corr``.  The group's last write
+(:attr:`~intsnn.hw.config.HwConfig.DELTA_LATENCY` = 7): read the delta word and the trace word
+(read latency 2: the delta memories are deep, banked with registered bank outputs); register
+the trace of the pre-synaptic neuron at every step and the old delta; register
+``corr``; register ``v_fb * corr``; register ``delta + v_fb * corr``; register it saturated
+(``delta_sat_bits``); write it.  The group's last write
 lands while the next group's words are read: ``(address, layer)`` travel with the pipeline and
 ``v_fb`` changes only after that.  Every (p, group) word is written once per sample: no hazard.
 
@@ -60,7 +63,12 @@ class DeltaEngine(MemoryClient):
             "trace_output_r": ("trace_output", "r"), "trace_hidden_r": ("trace_hidden", "r"),
             "delta_output_r": ("delta_output", "r"), "delta_output_w": ("delta_output", "w"),
             "delta_hidden_r": ("delta_hidden", "r"), "delta_hidden_w": ("delta_hidden", "w")},
-            members={"control": In(ControlSignature())})
+            members={"control": In(ControlSignature())},
+            # the delta memories are deep (banked, registered bank outputs): the DELTA reads
+            # have latency 2
+            latency={n: 2 for n in ("trace_output_r", "trace_hidden_r", "delta_output_r",
+                                    "delta_hidden_r", "pg_output_r", "pg_hidden_r", "error_r",
+                                    "vfb_r")})
 
     def elaborate(self, platform):  # noqa: C901 - one group loop
         m = Module()
@@ -85,7 +93,9 @@ class DeltaEngine(MemoryClient):
             m.submodules.patch = patch = PatchWalk(config=hw)
             m.d.comb += patch.reset.eq(self.control.start)
         done = Signal()
+        skip = Signal()                         # the group's pg or feedback word is all zero
         m.d.comb += self.control.done.eq(done)
+        assert hw.GROUP_CYCLES == 4   # GROUP (read), WAIT, LOAD (register, decide), DECIDE
 
         def next_group():
             with m.If(g == groups - 1):
@@ -100,11 +110,12 @@ class DeltaEngine(MemoryClient):
                 m.d.sync += g.eq(g + 1)
                 m.next = "GROUP"
 
-        # stage A (one cycle after a DELTA read) ... stage D (four cycles after: the write)
-        assert hw.DELTA_LATENCY == 4
+        # stage R (one cycle after a DELTA read, latency 2), stage A (two cycles after) ...
+        # stage F (seven cycles after: the write)
+        assert hw.DELTA_LATENCY == 7
         drain = Signal(range(hw.DELTA_LATENCY))
-        a_valid, a_pre, a_addr = Signal(), Signal.like(pre), Signal.like(addr)
-        m.d.sync += a_valid.eq(0)
+        r_valid, r_pre, r_addr, r_layer = Signal(), Signal.like(pre), Signal.like(addr), Signal()
+        m.d.sync += r_valid.eq(0)
         with m.FSM(name="deltas"):
             with m.State("IDLE"):
                 with m.If(self.control.start):
@@ -119,8 +130,13 @@ class DeltaEngine(MemoryClient):
                     # first tap in DECIDE whether or not the group is skipped: no enable of it
                     # depends on the words just read (that path set the clock)
                     m.d.comb += patch.next_group.eq(layer & (g != 0))
-                m.next = "DECIDE"
-            with m.State("DECIDE"):
+                m.next = "WAIT"
+            with m.State("WAIT"):   # read latency 2
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                # the group's words registered, and whether to skip it: DECIDE branches on a
+                # register (the decision from the read data into every counter's enable was
+                # the critical path of the CSNN)
                 pg_word = Signal.like(pg.as_value(), name="pg_word")
                 m.d.comb += pg_word.eq(Mux(layer, self.pg_hidden_r.data.as_value(),
                                            self.pg_output_r.data.as_value()))
@@ -134,10 +150,13 @@ class DeltaEngine(MemoryClient):
                         err = Mux(g == OW - 1, 0, err)
                     lanes.append(Mux(layer, vfb, err))
                 fb_now = pack(m, lanes, fb.shape().elem_shape, "fb")
-                m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now)]
+                m.d.sync += [pg.eq(pg_word), pre.eq(0), addr.eq(g), fb.eq(fb_now),
+                             skip.eq((pg_word == 0) | (fb_now == 0))]
+                m.next = "DECIDE"
+            with m.State("DECIDE"):
                 if conv:
                     m.d.comb += patch.begin.eq(layer)
-                with m.If((pg_word == 0) | (fb_now == 0)):
+                with m.If(skip):
                     next_group()
                 with m.Else():
                     m.next = "DELTA"
@@ -151,7 +170,8 @@ class DeltaEngine(MemoryClient):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(d_addr)]
                 for port, lay in ((self.trace_output_r, 0), (self.trace_hidden_r, 1)):
                     m.d.comb += [port.en.eq(layer == lay), port.addr.eq(p_idx >> lg)]
-                m.d.sync += [a_valid.eq(1), a_pre.eq(p_idx), a_addr.eq(d_addr)]
+                m.d.sync += [r_valid.eq(1), r_pre.eq(p_idx), r_addr.eq(d_addr),
+                             r_layer.eq(layer)]
                 with m.If(pre == n_pre - 1):
                     m.d.sync += drain.eq(hw.DELTA_LATENCY - 2)
                     m.next = "DRAIN"
@@ -163,6 +183,10 @@ class DeltaEngine(MemoryClient):
                 with m.Else():
                     m.d.sync += drain.eq(drain - 1)
 
+        a_valid, a_pre, a_addr, a_layer = (Signal(), Signal.like(pre), Signal.like(addr),
+                                           Signal())
+        m.d.sync += [a_valid.eq(r_valid), a_pre.eq(r_pre), a_addr.eq(r_addr),
+                     a_layer.eq(r_layer)]
         # stage A: the read words registered: the trace of input/hidden neuron a_pre at every
         # step (lane a_pre % P of every slot) and the old delta word (sign-extended per lane)
         bank = a_pre[:lg] if lg else 0
@@ -171,12 +195,12 @@ class DeltaEngine(MemoryClient):
         trace = [Signal(tb, name=f"trace_a{tt}") for tt in range(T)]
         old_a = Signal(data.ArrayLayout(signed(dbits), L))
         b_valid, b_addr, b_layer = Signal(), Signal.like(addr), Signal()
-        m.d.sync += [trace[tt].eq(Mux(layer, self.trace_hidden_r.data[tt][bank],
+        m.d.sync += [trace[tt].eq(Mux(a_layer, self.trace_hidden_r.data[tt][bank],
                                       self.trace_output_r.data[tt][bank])) for tt in range(T)]
-        m.d.sync += [old_a.eq(pack(m, [Mux(layer, self.delta_hidden_r.data[j],
+        m.d.sync += [old_a.eq(pack(m, [Mux(a_layer, self.delta_hidden_r.data[j],
                                             self.delta_output_r.data[j]) for j in range(L)],
                                    signed(dbits), "old")),
-                     b_valid.eq(a_valid), b_addr.eq(a_addr), b_layer.eq(layer)]
+                     b_valid.eq(a_valid), b_addr.eq(a_addr), b_layer.eq(a_layer)]
         # stage B: corr = sum_t pg[t, lane] * P[t, pre] (a masked adder tree per lane)
         corr_bits = max(w["hidden_corr_trace"], w["output_corr_trace"])
         corr = Signal(data.ArrayLayout(corr_bits, L))
@@ -194,19 +218,25 @@ class DeltaEngine(MemoryClient):
         m.d.sync += [prod[j].eq(fb[j] * corr[j]) for j in range(L)]
         m.d.sync += [old_c.eq(old_b), d_valid.eq(c_valid), d_addr.eq(c_addr),
                      d_layer.eq(c_layer)]
-        # stage D: delta += v_fb * corr, written: exact in the layer's width where
+        # stage D: delta + v_fb * corr registered; stage E: exact in the layer's width where
         # HwConfig.delta_*_bits bound the sums, else saturated to it (NetConfig.delta_sat_bits,
-        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order)
+        # golden twin intsnn.golden.ops.batch_delta: one term per synapse and sample, in order),
+        # registered; stage F: written.  (The wide add, the saturation compares and the route
+        # to the deep memory's blocks across the die are three cycles, not one.)
         new = [Signal(signed(max(dbits, len(prod[j])) + 1), name=f"delta{j}") for j in range(L)]
-        m.d.comb += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
+        e_valid, e_addr, e_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [new[j].eq(old_c[j] + prod[j]) for j in range(L)]
+        m.d.sync += [e_valid.eq(d_valid), e_addr.eq(d_addr), e_layer.eq(d_layer)]
+        f_valid, f_addr, f_layer = Signal(), Signal.like(addr), Signal()
+        m.d.sync += [f_valid.eq(e_valid), f_addr.eq(e_addr), f_layer.eq(e_layer)]
         for port, lay in ((self.delta_output_w, 0), (self.delta_hidden_w, 1)):
             name = ("output", "hidden")[lay]
             vals = new
             if cfg.delta_saturates(name):
                 lo, hi = cfg.delta_range(name)
                 vals = [Mux(v > hi, hi, Mux(v < lo, lo, v)) for v in new]
-            with m.If(d_valid & (d_layer == lay)):
-                m.d.comb += [port.en.eq(1), port.addr.eq(d_addr),
-                             port.data.eq(pack(m, vals, port.data.shape().elem_shape,
-                                               f"delta_{lay}"))]
+            f_data = Signal.like(port.data, name=f"f_data{lay}")
+            m.d.sync += f_data.eq(pack(m, vals, port.data.shape().elem_shape, f"delta_{lay}"))
+            with m.If(f_valid & (f_layer == lay)):
+                m.d.comb += [port.en.eq(1), port.addr.eq(f_addr), port.data.eq(f_data)]
         return m

@@ -22,12 +22,14 @@ from registers, never from a block-RAM output (the old prefetch decided the next
 from the read data: RAM clock-to-out, then an encoder, back into a RAM address).  Zero elements
 cost nothing.
 
-Accumulate pipeline (:attr:`~intsnn.hw.config.HwConfig.EVENT_LATENCY` = 3): cycle ``c`` reads the
-weight word and the accumulator word; ``c+1`` registers them (the weights selected and shifted);
-``c+2`` registers the product ``w * v``; ``c+3`` adds and writes.  Weight addresses come from a
+Accumulate pipeline (:attr:`~intsnn.hw.config.HwConfig.EVENT_LATENCY` = 4): cycle ``c`` reads the
+weight word (read latency 2: the weight memories are deep, banked, with registered bank
+outputs); ``c+1`` reads the accumulator word (from the registered destination address);
+``c+2`` registers both (the weights selected and shifted); ``c+3`` registers the product
+``w * v``; ``c+4`` adds and writes.  Weight addresses come from a
 counter (``sw * lanes * stride`` kept incrementally, plus a constant per lane), not a
-multiplier.  Forwarding: the accumulator word read at ``c`` misses the writes of ``c``, ``c+1``
-and ``c+2`` (the read ports are not transparent: a transparent port compares the shared, muxed
+multiplier.  Forwarding (times relative to the accumulator read, ``c+1`` above): the
+accumulator word read at ``c`` misses the writes of ``c``, ``c+1`` and ``c+2`` (the read ports are not transparent: a transparent port compares the shared, muxed
 read and write addresses behind the RAM, which was the critical path), so the ``c+1`` stage takes
 the word written at ``c`` (a register of the last write) or at ``c+1``, and the ``c+2`` stage the
 word written at ``c+2``, when the address matches, newest first: back-to-back events into one
@@ -79,9 +81,11 @@ class EventEngine(MemoryClient):
                  "acc_output_r": ("acc_output", "r"), "acc_output_w": ("acc_output", "w")}
         if rsnn:
             ports.update(b16_r=("b16_hidden", "r"), w_recurrent_r=("w_recurrent", "r"))
+        # the weights are deep block memories: read latency 2 (banked, registered outputs)
         super().__init__(config=config, ports=ports, members={
             "control": In(ControlSignature()), "src": In(2),
-            "t": In(range(config.net.timesteps))})
+            "t": In(range(config.net.timesteps))},
+            latency={n: 2 for n in ports if n.startswith("w_")})
 
     def elaborate(self, platform):  # noqa: C901 - one scan/accumulate loop
         m = Module()
@@ -201,8 +205,6 @@ class EventEngine(MemoryClient):
                 for port, s in ((self.w_hidden_r, SRC_INPUT), (self.w_output_r, SRC_SPIKES)) + (
                         ((self.w_recurrent_r, SRC_RECURRENT),) if rsnn else ()):
                     m.d.comb += [port.en.eq(src == s), port.addr.eq(w_addr)]
-                m.d.comb += [self.acc_hidden_r.en.eq(~is_spk), self.acc_output_r.en.eq(is_spk),
-                             self.acc_hidden_r.addr.eq(dst), self.acc_output_r.addr.eq(dst)]
                 m.d.sync += [p1_valid.eq(1), p1_dw.eq(dst), p1_v.eq(ev_v), wa.eq(wa + 1)]
                 if conv:
                     m.d.comb += scatter.step.eq(1)
@@ -215,6 +217,16 @@ class EventEngine(MemoryClient):
                 with m.Else():
                     m.d.sync += dw.eq(dw + 1)
                 on_start()
+
+        # c+1: the accumulator word is read (from the registered address; its data arrives with
+        # the weights, whose read latency is 2); the stages below are as for a read at c+1
+        assert hw.EVENT_LATENCY == 4
+        m.d.comb += [self.acc_hidden_r.en.eq(p1_valid & ~is_spk),
+                     self.acc_output_r.en.eq(p1_valid & is_spk),
+                     self.acc_hidden_r.addr.eq(p1_dw), self.acc_output_r.addr.eq(p1_dw)]
+        r_valid, r_dw, r_v = p1_valid, p1_dw, p1_v
+        p1_valid, p1_dw, p1_v = Signal(), Signal.like(dw), Signal.like(ev_v)
+        m.d.sync += [p1_valid.eq(r_valid), p1_dw.eq(r_dw), p1_v.eq(r_v)]
 
         aw = max(hw.acc_hidden_bits, hw.acc_output_bits)
         pw = cfg.inference_bits + hw.event_value_bits

@@ -3,7 +3,8 @@
 For each hidden neuron ``h`` and output word ``k2`` (``n_hidden * OW`` cycles, in the order of
 the ``w_output`` memory ``[h][o-word]``, so its address is a counter): read ``W_out[., h]`` of
 the word's ``lanes`` outputs and the word's errors; register them, then their lane products;
-:attr:`~intsnn.hw.config.HwConfig.FEEDBACK_LATENCY` = 3 cycles after the read a balanced adder
+:attr:`~intsnn.hw.config.HwConfig.FEEDBACK_LATENCY` = 4 cycles after the read (latency 2: W_out is
+deep, banked with registered bank outputs) a balanced adder
 tree gives the word's ``sum_o B_Q(W_out[o, h]) * e[o]``, accumulated over the output words and
 written, after the last one, into lane ``h % lanes`` of ``vfb_hidden`` word ``h / lanes``.
 Padding outputs are left out (their weights are never loaded); the padding lanes of
@@ -41,7 +42,8 @@ class Feedback(MemoryClient):
         config = check_config(config)
         super().__init__(config=config, ports={
             "w_output_r": ("w_output", "r"), "error_r": ("error", "r"),
-            "vfb_w": ("vfb_hidden", "w")}, members={"control": In(ControlSignature())})
+            "vfb_w": ("vfb_hidden", "w")}, members={"control": In(ControlSignature())},
+            latency={"w_output_r": 2, "error_r": 2})   # W_out is deep (banked)
 
     def elaborate(self, platform):
         m = Module()
@@ -62,14 +64,15 @@ class Feedback(MemoryClient):
         m.d.comb += [self.w_output_r.en.eq(walk.active), self.w_output_r.addr.eq(walk.k),
                      self.error_r.en.eq(walk.active), self.error_r.addr.eq(k2)]
 
-        # FEEDBACK_LATENCY = 3: the read words registered, then the lane products registered,
-        # then this word's dot product, accumulated over the words (and written at the last)
-        assert hw.FEEDBACK_LATENCY == 3
-        v1, v2, valid = Signal(), Signal(), Signal()
-        h1, h2, p_h = Signal.like(h), Signal.like(h), Signal.like(h)
-        k1, k2b, p_k2 = Signal.like(k2), Signal.like(k2), Signal.like(k2)
-        m.d.sync += [v1.eq(walk.active), h1.eq(h), k1.eq(k2), v2.eq(v1), h2.eq(h1), k2b.eq(k1),
-                     valid.eq(v2), p_h.eq(h2), p_k2.eq(k2b)]
+        # FEEDBACK_LATENCY = 4: the read words (latency 2) registered, then the lane products
+        # registered, then this word's dot product, accumulated over the words (and written at
+        # the last)
+        assert hw.FEEDBACK_LATENCY == 4
+        v0, v1, v2, valid = Signal(), Signal(), Signal(), Signal()
+        h0, h1, h2, p_h = Signal.like(h), Signal.like(h), Signal.like(h), Signal.like(h)
+        k0, k1, k2b, p_k2 = Signal.like(k2), Signal.like(k2), Signal.like(k2), Signal.like(k2)
+        m.d.sync += [v0.eq(walk.active), h0.eq(h), k0.eq(k2), v1.eq(v0), h1.eq(h0), k1.eq(k0),
+                     v2.eq(v1), h2.eq(h1), k2b.eq(k1), valid.eq(v2), p_h.eq(h2), p_k2.eq(k2b)]
         w1 = [Signal(signed(cfg.inference_bits), name=f"w_s1_{j}") for j in range(L)]
         e1 = [Signal.like(self.error_r.data[j], name=f"e_s1_{j}") for j in range(L)]
         prod = [Signal(signed(cfg.inference_bits + len(e1[j])), name=f"prod{j}")

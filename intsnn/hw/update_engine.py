@@ -6,7 +6,9 @@ weight and delta words; register them (so the block-RAM outputs are not in serie
 arithmetic); the ``lanes`` registered :class:`~intsnn.hw.units.UpdateUnit`\\ s give
 ``sat_S(W - step(Delta) - (W >> wd))`` one cycle later (the clipped step is registered between
 the wide shift-and-clip and the saturating subtraction), written back with a zero delta
-(:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 3).
+(:attr:`~intsnn.hw.config.HwConfig.UPDATE_LATENCY` = 5: the weight and delta memories are deep
+and read with latency 2, banked with registered bank outputs, ``intsnn.hw.ram``; the new weight
+is registered before it is written).
 
 With ``clear`` (sampled with ``start``) it only writes the zero deltas and reads nothing, so the
 host may load weights meanwhile: the core does this after reset, which is why the delta
@@ -49,8 +51,10 @@ class UpdateEngine(MemoryClient):
         for name in ("w_hidden", "delta_hidden", "w_output", "delta_output"):
             ports[f"{name}_r"] = (name, "r")
             ports[f"{name}_w"] = (name, "w")
+        # every memory it reads is deep: read latency 2 (banked, registered bank outputs)
         super().__init__(config=config, ports=ports, members={
-            "control": In(ControlSignature()), "clear": In(1)})
+            "control": In(ControlSignature()), "clear": In(1)},
+            latency={n: 2 for n, (_, k) in ports.items() if k == "r"})
 
     def elaborate(self, platform):
         m = Module()
@@ -74,10 +78,10 @@ class UpdateEngine(MemoryClient):
                 port = getattr(self, f"{kind}_{name}_r")
                 m.d.comb += [port.en.eq(walk.active & ~clear), port.addr.eq(walk.k)]
 
-        # stage A: register the words read the cycle before; stage B: the UpdateUnits' shifted
-        # and clipped step registered (UpdateUnit.latency = 1); stage C: saturating subtract
-        # and write (UPDATE_LATENCY = 3 after the read)
-        assert hw.UPDATE_LATENCY == 3
+        # (read latency 2) stage A: register the words read two cycles before; stage B: the
+        # UpdateUnits' shifted and clipped step registered (UpdateUnit.latency = 1); stage C:
+        # saturating subtract, registered; stage D: write (UPDATE_LATENCY = 5 after the read)
+        assert hw.UPDATE_LATENCY == 5
         k = Signal(range(max(2, hw.update_words)))
         c_k = Signal.like(k)
         m.d.sync += c_k.eq(k)
@@ -86,10 +90,10 @@ class UpdateEngine(MemoryClient):
         d_word = Signal(data.ArrayLayout(signed(dbits), L))
         for name, walk in layers:
             unit = [UpdateUnit(net=cfg, layer=name, registered=True) for _ in range(L)]
-            a_valid, b_valid, c_valid = Signal(), Signal(), Signal()
-            a_k = Signal.like(walk.k)
-            m.d.sync += [a_valid.eq(walk.active), a_k.eq(walk.k), b_valid.eq(0),
-                         c_valid.eq(b_valid)]
+            r_valid, a_valid, b_valid, c_valid = Signal(), Signal(), Signal(), Signal()
+            r_k, a_k = Signal.like(walk.k), Signal.like(walk.k)
+            m.d.sync += [r_valid.eq(walk.active), r_k.eq(walk.k), a_valid.eq(r_valid),
+                         a_k.eq(r_k), b_valid.eq(0), c_valid.eq(b_valid)]
             # the layer's delta lanes, sign-extended to the wider layer's width
             d_read = pack(m, [getattr(self, f"delta_{name}_r").data[j] for j in range(L)],
                           signed(dbits), f"delta_{name}")
@@ -101,8 +105,14 @@ class UpdateEngine(MemoryClient):
             for j, u in enumerate(unit):
                 m.submodules[f"{name}{j}"] = u
                 m.d.comb += [u.w.eq(w_word[j]), u.delta.eq(d_word[j])]
-            with m.If(c_valid):
-                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(c_k), d_port.data.eq(0),
-                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(c_k),
-                             w_port.data.eq(Cat(u.w_new for u in unit))]
+            # stage D: the new weights registered, then written (the route to the deep
+            # memory's blocks is a cycle of its own)
+            d_valid, d_k = Signal(), Signal.like(k)
+            w_new = Signal(len(w_port.data.as_value()), name=f"w_new_{name}")
+            m.d.sync += [d_valid.eq(c_valid), d_k.eq(c_k),
+                         w_new.eq(Cat(u.w_new for u in unit))]
+            with m.If(d_valid):
+                m.d.comb += [d_port.en.eq(1), d_port.addr.eq(d_k), d_port.data.eq(0),
+                             w_port.en.eq(Mux(clear, 0, (1 << L) - 1)), w_port.addr.eq(d_k),
+                             w_port.data.eq(w_new)]
         return m
