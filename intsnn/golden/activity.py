@@ -46,8 +46,8 @@ import numpy as np
 from .config import NetConfig, bits_signed
 
 __all__ = ["OPS", "TABLE_3_3_PJ", "ENERGY_SOURCE", "PHASES", "width_class", "sample_activity",
-           "update_activity", "energy_pj", "total", "add_counts", "kind_totals", "count_op",
-           "thesis_table_3_2"]
+           "update_activity", "count_layer_update", "energy_pj", "total", "add_counts", "kind_totals",
+           "count_op", "thesis_table_3_2"]
 
 #: Operation kinds (the thesis's ADD, MUL, bit-shift, CMP columns; SUB counts as ADD).
 OPS = ("add", "mul", "shift", "cmp")
@@ -226,23 +226,28 @@ def sample_activity(cfg: NetConfig, rec, train: bool = True) -> dict:
 def update_activity(cfg: NetConfig) -> dict:
     """Operations of one weight update (eqs. 3.18 + 3.27 on both layers), once per batch."""
     _check(cfg)
-    n = cfg.n_hidden * cfg.n_in + cfg.n_out * cfg.n_hidden
     dw, S = cfg.widths()["delta_accumulator"], cfg.shadow_bits
     up = _zero()
-    rounding = cfg.lr_rounding != "floor"
+    for p, nl in ((cfg.hidden, cfg.n_hidden * cfg.n_in), (cfg.output, cfg.n_out * cfg.n_hidden)):
+        count_layer_update(up, nl, dw, S, cfg.lr_rounding != "floor", p.wd_shift is not None)
+    return up
+
+
+def count_layer_update(up: dict, n: int, dw: int, S: int, rounding: bool, decay: bool) -> None:
+    """Add to ``up`` the update of ``n`` weights of one layer: the ``dw``-bit delta's rounding,
+    shift and clip, the optional decay and the saturating step on the ``S``-bit shadow weight,
+    and the traffic (weight and delta read, both written: the delta is cleared)."""
     count_op(up, "add", dw, n * rounding)                      # rounding offset
     count_op(up, "shift", dw, n)                               # learning-rate shift
     count_op(up, "cmp", dw, 2 * n)                             # clip to +-Delta_max
-    for p, nl in ((cfg.hidden, cfg.n_hidden * cfg.n_in), (cfg.output, cfg.n_out * cfg.n_hidden)):
-        if p.wd_shift is not None:
-            count_op(up, "add", S, nl * rounding)
-            count_op(up, "shift", S, nl)
-            count_op(up, "add", S, nl)
+    if decay:
+        count_op(up, "add", S, n * rounding)
+        count_op(up, "shift", S, n)
+        count_op(up, "add", S, n)
     count_op(up, "add", S, n)                                  # W - step
     count_op(up, "cmp", S + 1, 2 * n)                          # saturate to S bits
     up["read_bits"] += n * (S + dw)
-    up["write_bits"] += n * (S + dw)                       # the delta is cleared
-    return up
+    up["write_bits"] += n * (S + dw)
 
 
 def energy_pj(counts: dict, width: int | None = None) -> float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..golden import activity as ga
-from ..golden.activity import count_op
+from ..golden.activity import count_layer_update, count_op
 from ..golden.config import NetConfig, bits_signed
 from ..golden.fast_csnn import ConvGeometry, position_major
 from .activity import cycles_from_activity as _dense_cycles
@@ -251,21 +251,10 @@ def update_activity(cfg: NetConfig) -> dict:
     _check(cfg)
     hw = HwConfig(net=cfg, lanes=1)
     S = cfg.shadow_bits
-    rounding = cfg.lr_rounding != "floor"
     up = {"read_bits": 0, "write_bits": 0}
     for p, n, dw in ((cfg.hidden, cfg.conv_filters * cfg.conv_kernel ** 2, hw.delta_hidden_bits),
                      (cfg.output, cfg.n_out * cfg.n_hidden, hw.delta_output_bits)):
-        count_op(up, "add", dw, n * rounding)                  # rounding offset
-        count_op(up, "shift", dw, n)                           # learning-rate shift
-        count_op(up, "cmp", dw, 2 * n)                         # clip to +-Delta_max
-        if p.wd_shift is not None:
-            count_op(up, "add", S, n * rounding)
-            count_op(up, "shift", S, n)
-            count_op(up, "add", S, n)
-        count_op(up, "add", S, n)                              # W - step
-        count_op(up, "cmp", S + 1, 2 * n)                      # saturate to S bits
-        up["read_bits"] += n * (S + dw)
-        up["write_bits"] += n * (S + dw)                       # the delta is cleared
+        count_layer_update(up, n, dw, S, cfg.lr_rounding != "floor", p.wd_shift is not None)
     return up
 
 
