@@ -23,7 +23,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import MemorySpec
-from .ram import _check_names, _first, memory_attrs, ram_shape, read_signature, write_signature
+from .ram import _check_names, _first, memory_attrs, ram_shape, read_latencies, read_signature, \
+    write_signature
 
 __all__ = ["BankedRam"]
 
@@ -64,12 +65,7 @@ class BankedRam(wiring.Component):
         unknown = self._fill - set(self._readers) - set(self._writers)
         if unknown:
             raise ValueError(f"fill clients {sorted(unknown)!r} are neither readers nor writers")
-        latency = dict(latency or {})
-        for n, lat in latency.items():
-            if n not in self._readers or lat not in (1, 2):
-                raise ValueError(f"latency must map readers of {readers!r} to 1 or 2, "
-                                 f"not {n!r}: {lat!r}")
-        self._latency = {n: latency.get(n, 1) for n in self._readers}
+        self._latency = read_latencies(latency, self._readers)
         shape, self._granularity = ram_shape(spec)
         members = {"bank": In(1)}
         members.update({f"r_{n}": Out(read_signature(spec)) for n in self._readers})

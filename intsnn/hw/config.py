@@ -16,7 +16,8 @@ from typing import NamedTuple
 from ..golden.config import NetConfig, bits_signed
 
 __all__ = ["HwConfig", "MemorySpec", "check_config", "DEFAULT_LANES", "MAX_LANES", "MAX_TIMESTEPS",
-           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "DP16KD_SHAPES", "MIN_DEPTH_BANKS", "block_bank_depth", "words", "acc_bits", "b16_range", "delta_bits"]
+           "ADDRESS_LIMIT", "LUTRAM_MAX_DEPTH", "DP16KD_SHAPES", "MIN_DEPTH_BANKS",
+           "block_bank_depth", "words", "acc_bits", "b16_range", "delta_bits"]
 
 #: Lane count (synapses per cycle) when none is given.
 DEFAULT_LANES = 4

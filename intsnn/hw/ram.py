@@ -41,7 +41,7 @@ from .config import MemorySpec, check_config
 
 __all__ = ["Ram", "MemoryClient", "ram_shape", "read_signature", "write_signature",
            "client_members", "GeneratorPlatform", "RAM_VERILOG", "RAM_MODULE", "LUTRAM_MODULE",
-           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs"]
+           "LUTRAM_ATTRS", "NO_INIT", "memory_attrs", "read_latencies"]
 
 #: Memory attribute marking contents that need no initial value.
 NO_INIT = "intsnn_no_init"
@@ -59,6 +59,18 @@ def memory_attrs(spec: MemorySpec) -> dict:
     if spec.kind == "lut":
         attrs.update(LUTRAM_ATTRS)
     return attrs
+
+
+def read_latencies(latency, readers) -> dict:
+    """Reader name -> read latency (1 or 2; 1 where ``latency`` names none), refusing a name
+    that is not among ``readers`` or another latency."""
+    latency = dict(latency or {})
+    for n, lat in latency.items():
+        if n not in readers:
+            raise ValueError(f"latency names {n!r}, which is not a reader of {tuple(readers)!r}")
+        if lat not in (1, 2):
+            raise ValueError(f"read latency of {n!r} must be 1 or 2, not {lat!r}")
+    return {n: latency.get(n, 1) for n in readers}
 
 
 def _ram_verilog(module: str, attrs: str) -> str:
@@ -238,13 +250,7 @@ class Ram(wiring.Component):
         self._writers = _check_names("writer", writers)
         if not self._readers and not self._writers:
             raise ValueError("a memory needs at least one reader or writer")
-        latency = dict(latency or {})
-        for n, lat in latency.items():
-            if n not in self._readers:
-                raise ValueError(f"latency names {n!r}, which is not a reader of {readers!r}")
-            if lat not in (1, 2):
-                raise ValueError(f"read latency of {n!r} must be 1 or 2, not {lat!r}")
-        self._latency = {n: latency.get(n, 1) for n in self._readers}
+        self._latency = read_latencies(latency, self._readers)
         shape, self._granularity = ram_shape(spec)
         members = {f"r_{n}": Out(read_signature(spec)) for n in self._readers}
         members.update({f"w_{n}": Out(write_signature(spec)) for n in self._writers})
